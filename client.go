@@ -1,0 +1,539 @@
+package acsidentity
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+
+	"github.com/acsgo/acsidentity/internal/hmacauth"
+	"github.com/acsgo/acsidentity/internal/wire"
+)
+
+const (
+	moduleName    = "acsidentity"
+	moduleVersion = "v0.1.0"
+
+	// entraScope is the scope of Entra ID tokens for ACS. The double slash is real.
+	entraScope = "https://communication.azure.com//.default"
+)
+
+// DefaultAPIVersion is the api-version a client uses unless
+// ClientOptions.APIVersion names another: the newest generally available one.
+const DefaultAPIVersion = wire.DefaultVersion
+
+// ClientOptions configures a Client. A nil *ClientOptions is the same as the
+// zero value.
+//
+// APIVersion selects the service's api-version (default DefaultAPIVersion):
+// "2025-03-02-preview" for custom IDs and GetUser, "2023-10-01" for the
+// version every official SDK uses, and so on. A method or option the chosen
+// version lacks fails before any I/O with an *APIVersionError. A version this
+// module does not know is sent as it is and nothing is checked locally.
+//
+// Retry, Logging, Telemetry, Transport and the rest are azcore's. Credentials
+// are sent only over HTTPS, except to loopback hosts (the emulator), unless
+// InsecureAllowCredentialWithHTTP is set.
+type ClientOptions struct {
+	azcore.ClientOptions
+}
+
+// Client is a client of the ACS Identity service: it creates and deletes
+// identities and issues and revokes their access tokens. It is safe for
+// concurrent use; make one per resource and share it.
+type Client struct {
+	internal   *azcore.Client
+	endpoint   string // scheme://host[/base], no trailing slash
+	apiVersion string
+	retry      policy.RetryOptions
+}
+
+// NewClientFromConnectionString returns a Client for the resource of
+// connectionString ("endpoint=https://<resource>.communication.azure.com/;accesskey=<key>"),
+// signing requests with its access key. Errors never contain the key.
+func NewClientFromConnectionString(connectionString string, options *ClientOptions) (*Client, error) {
+	cs, err := ParseConnectionString(connectionString)
+	if err != nil {
+		return nil, err
+	}
+	cred, err := NewKeyCredential(cs.AccessKey)
+	if err != nil {
+		return nil, err
+	}
+	return NewClientWithKeyCredential(cs.Endpoint, cred, options)
+}
+
+// NewClientWithKeyCredential returns a Client for endpoint
+// ("https://<resource>.communication.azure.com") that signs requests with
+// cred's access key (HMAC-SHA256). The endpoint may carry a path prefix, for
+// a gateway in front of the resource.
+func NewClientWithKeyCredential(endpoint string, cred *KeyCredential, options *ClientOptions) (*Client, error) {
+	if cred == nil || cred.key.Load() == nil {
+		return nil, fmt.Errorf("acsidentity: %w: the key credential is nil; make one with NewKeyCredential", ErrMissingArgument)
+	}
+	return newClient(endpoint, newHMACPolicy(cred), options)
+}
+
+// NewClient returns a Client for endpoint that authenticates with Entra ID:
+// cred is any azcore.TokenCredential, such as one of the azidentity module's
+// credentials (managed identity, workload identity, Azure CLI, ...). Tokens
+// are requested for the scope https://communication.azure.com//.default; the
+// principal needs a role on the resource that allows the Identity operations.
+func NewClient(endpoint string, cred azcore.TokenCredential, options *ClientOptions) (*Client, error) {
+	if cred == nil {
+		return nil, fmt.Errorf("acsidentity: %w: the token credential is nil", ErrMissingArgument)
+	}
+	// Our transport guard runs first and allows loopback hosts, so the bearer
+	// policy's own HTTPS check is switched off.
+	bearer := runtime.NewBearerTokenPolicy(cred, []string{entraScope}, &policy.BearerTokenOptions{
+		InsecureAllowCredentialWithHTTP: true,
+	})
+	return newClient(endpoint, bearer, options)
+}
+
+// newClient is where every constructor ends: one pipeline shape for every
+// kind of credential.
+func newClient(endpoint string, auth policy.Policy, options *ClientOptions) (*Client, error) {
+	u, err := parseEndpoint(endpoint, true)
+	if err != nil {
+		return nil, fmt.Errorf("acsidentity: %w", err)
+	}
+	if options == nil {
+		options = &ClientOptions{}
+	}
+	version := options.APIVersion
+	if version == "" {
+		version = DefaultAPIVersion
+	}
+	guard := &transportGuard{allowHTTP: options.InsecureAllowCredentialWithHTTP}
+	internal, err := azcore.NewClient(moduleName, moduleVersion, runtime.PipelineOptions{
+		AllowedHeaders: []string{hmacauth.DateHeader, hmacauth.ContentHashHeader, "MS-CV", "api-supported-versions", "X-Azure-Ref"},
+		APIVersion: runtime.APIVersionOptions{
+			Location: runtime.APIVersionLocationQueryParam,
+			Name:     "api-version",
+		},
+		PerCall:  []policy.Policy{runtime.NewRequestIDPolicy()},
+		PerRetry: []policy.Policy{guard, auth},
+		Tracing:  runtime.TracingOptions{Namespace: "Microsoft.Communication"},
+	}, &options.ClientOptions)
+	if err != nil {
+		return nil, fmt.Errorf("acsidentity: %w", err)
+	}
+	return &Client{internal: internal, endpoint: u.String(), apiVersion: version, retry: options.Retry}, nil
+}
+
+// APIVersion returns the api-version the client sends.
+func (c *Client) APIVersion() string { return c.apiVersion }
+
+// Endpoint returns the endpoint the client sends requests to.
+func (c *Client) Endpoint() string { return c.endpoint }
+
+// transportGuard refuses to let a credential leave over plain HTTP unless the
+// host is loopback or the caller opted in.
+type transportGuard struct{ allowHTTP bool }
+
+func (g *transportGuard) Do(req *policy.Request) (*http.Response, error) {
+	u := req.Raw().URL
+	if !g.allowHTTP && !strings.EqualFold(u.Scheme, "https") && !hmacauth.IsLoopbackHost(u.Host) {
+		return nil, &insecureTransportError{host: u.Hostname()}
+	}
+	return req.Next()
+}
+
+// CreateUserOptions contains the optional parameters of Client.CreateUser.
+type CreateUserOptions struct {
+	// CustomID, when set, makes the call idempotent: the service returns the
+	// identity it made for this custom ID before, or makes one. It needs
+	// api-version 2025-03-02-preview. 1 to 256 characters.
+	CustomID string
+}
+
+// CreateUserResponse is the result of Client.CreateUser.
+type CreateUserResponse struct {
+	CommunicationUserDetail
+}
+
+// CommunicationUserDetail describes an identity.
+type CommunicationUserDetail struct {
+	// User is the identity.
+	User CommunicationUserIdentifier
+	// CustomID is the custom ID the identity was made with, if any
+	// (api-version 2025-03-02-preview).
+	CustomID string
+	// LastTokenIssuedAt is when a token was last issued for the identity, or
+	// the zero time if the service did not say (api-version 2025-03-02-preview).
+	LastTokenIssuedAt time.Time
+}
+
+// CreateUser creates an identity. Without a custom ID every call that reaches
+// the service makes a new identity, so the call is retried only when the
+// service provably did not act: after 429 Too Many Requests and after a
+// failure to connect. After a 5xx or a timeout it returns the error; the
+// caller decides.
+//
+// If the operation fails it returns an *azcore.ResponseError.
+func (c *Client) CreateUser(ctx context.Context, options *CreateUserOptions) (resp CreateUserResponse, err error) {
+	if options == nil {
+		options = &CreateUserOptions{}
+	}
+	body := wire.CreateRequest{CustomID: options.CustomID}
+	if err := c.checkCustomID(options.CustomID); err != nil {
+		return resp, err
+	}
+	ctx, endSpan := runtime.StartSpan(ctx, "Client.CreateUser", c.internal.Tracer(), nil)
+	defer func() { endSpan(err) }()
+	var out wire.AccessTokenResult
+	if err := c.do(c.createContext(ctx, options.CustomID), http.MethodPost, "/identities", body, &out, http.StatusCreated, http.StatusOK); err != nil {
+		return resp, err
+	}
+	resp.CommunicationUserDetail, err = userDetail(out.Identity)
+	return resp, err
+}
+
+// CreateUserAndTokenOptions contains the optional parameters of Client.CreateUserAndToken.
+type CreateUserAndTokenOptions struct {
+	// TokenExpiresIn is the token's lifetime in whole minutes; zero means the
+	// service default (24 hours). The service accepts 60 to 1440 minutes.
+	// It needs api-version 2022-10-01 or later.
+	TokenExpiresIn time.Duration
+	// CustomID, as in CreateUserOptions.
+	CustomID string
+}
+
+// CreateUserAndTokenResponse is the result of Client.CreateUserAndToken.
+type CreateUserAndTokenResponse struct {
+	CommunicationUserDetail
+	AccessToken
+}
+
+// CreateUserAndToken creates an identity and issues it an access token with
+// scopes, in one call. It is retried like CreateUser.
+//
+// If the operation fails it returns an *azcore.ResponseError.
+func (c *Client) CreateUserAndToken(ctx context.Context, scopes []TokenScope, options *CreateUserAndTokenOptions) (resp CreateUserAndTokenResponse, err error) {
+	if options == nil {
+		options = &CreateUserAndTokenOptions{}
+	}
+	scopeNames, err := c.checkScopes(scopes)
+	if err != nil {
+		return resp, err
+	}
+	minutes, err := c.expiresInMinutes(options.TokenExpiresIn)
+	if err != nil {
+		return resp, err
+	}
+	if err := c.checkCustomID(options.CustomID); err != nil {
+		return resp, err
+	}
+	body := wire.CreateRequest{CustomID: options.CustomID, CreateTokenWithScopes: scopeNames, ExpiresInMinutes: minutes}
+	ctx, endSpan := runtime.StartSpan(ctx, "Client.CreateUserAndToken", c.internal.Tracer(), nil)
+	defer func() { endSpan(err) }()
+	var out wire.AccessTokenResult
+	if err := c.do(c.createContext(ctx, options.CustomID), http.MethodPost, "/identities", body, &out, http.StatusCreated, http.StatusOK); err != nil {
+		return resp, err
+	}
+	if out.AccessToken == nil {
+		return resp, errors.New("acsidentity: the service's response has no access token")
+	}
+	if resp.CommunicationUserDetail, err = userDetail(out.Identity); err != nil {
+		return resp, err
+	}
+	resp.AccessToken, err = accessToken(*out.AccessToken)
+	return resp, err
+}
+
+// GetTokenOptions contains the optional parameters of Client.GetToken.
+type GetTokenOptions struct {
+	// TokenExpiresIn is the token's lifetime in whole minutes; zero means the
+	// service default (24 hours). The service accepts 60 to 1440 minutes.
+	// It needs api-version 2022-10-01 or later.
+	TokenExpiresIn time.Duration
+}
+
+// GetTokenResponse is the result of Client.GetToken.
+type GetTokenResponse struct {
+	AccessToken
+}
+
+// GetToken issues an access token with scopes for an existing identity. Call
+// it again to refresh a user's token: the identity stays the same.
+//
+// If the operation fails it returns an *azcore.ResponseError.
+func (c *Client) GetToken(ctx context.Context, user CommunicationUserIdentifier, scopes []TokenScope, options *GetTokenOptions) (resp GetTokenResponse, err error) {
+	if options == nil {
+		options = &GetTokenOptions{}
+	}
+	if err := checkUser(user); err != nil {
+		return resp, err
+	}
+	scopeNames, err := c.checkScopes(scopes)
+	if err != nil {
+		return resp, err
+	}
+	minutes, err := c.expiresInMinutes(options.TokenExpiresIn)
+	if err != nil {
+		return resp, err
+	}
+	ctx, endSpan := runtime.StartSpan(ctx, "Client.GetToken", c.internal.Tracer(), nil)
+	defer func() { endSpan(err) }()
+	var out wire.AccessToken
+	body := wire.IssueTokenRequest{Scopes: scopeNames, ExpiresInMinutes: minutes}
+	if err := c.do(ctx, http.MethodPost, "/identities/"+escapeSegment(user.ID)+"/:issueAccessToken", body, &out, http.StatusOK); err != nil {
+		return resp, err
+	}
+	resp.AccessToken, err = accessToken(out)
+	return resp, err
+}
+
+// RevokeTokensOptions contains the optional parameters of Client.RevokeTokens.
+// It has none yet.
+type RevokeTokensOptions struct{}
+
+// RevokeTokensResponse is the result of Client.RevokeTokens.
+type RevokeTokensResponse struct{}
+
+// RevokeTokens revokes every access token issued to user so far. The
+// identity stays; new tokens can be issued.
+//
+// If the operation fails it returns an *azcore.ResponseError.
+func (c *Client) RevokeTokens(ctx context.Context, user CommunicationUserIdentifier, options *RevokeTokensOptions) (resp RevokeTokensResponse, err error) {
+	if err := checkUser(user); err != nil {
+		return resp, err
+	}
+	ctx, endSpan := runtime.StartSpan(ctx, "Client.RevokeTokens", c.internal.Tracer(), nil)
+	defer func() { endSpan(err) }()
+	err = c.do(ctx, http.MethodPost, "/identities/"+escapeSegment(user.ID)+"/:revokeAccessTokens", nil, nil, http.StatusNoContent)
+	return resp, err
+}
+
+// DeleteUserOptions contains the optional parameters of Client.DeleteUser.
+// It has none yet.
+type DeleteUserOptions struct{}
+
+// DeleteUserResponse is the result of Client.DeleteUser.
+type DeleteUserResponse struct{}
+
+// DeleteUser deletes an identity, revokes all its tokens and deletes all its
+// data.
+//
+// If the operation fails it returns an *azcore.ResponseError.
+func (c *Client) DeleteUser(ctx context.Context, user CommunicationUserIdentifier, options *DeleteUserOptions) (resp DeleteUserResponse, err error) {
+	if err := checkUser(user); err != nil {
+		return resp, err
+	}
+	ctx, endSpan := runtime.StartSpan(ctx, "Client.DeleteUser", c.internal.Tracer(), nil)
+	defer func() { endSpan(err) }()
+	err = c.do(ctx, http.MethodDelete, "/identities/"+escapeSegment(user.ID), nil, nil, http.StatusNoContent)
+	return resp, err
+}
+
+// GetTokenForTeamsUserOptions contains the optional parameters of
+// Client.GetTokenForTeamsUser. It has none yet.
+type GetTokenForTeamsUserOptions struct{}
+
+// GetTokenForTeamsUserResponse is the result of Client.GetTokenForTeamsUser.
+type GetTokenForTeamsUserResponse struct {
+	AccessToken
+}
+
+// GetTokenForTeamsUser exchanges a Teams user's Entra ID access token for an
+// ACS access token, whose expiry matches the Entra token's.
+// teamsUserAADToken must be issued for the Teams user to the Entra
+// application clientID (its appid claim) with the scopes
+// https://auth.msft.communication.azure.com/Teams.ManageCalls and
+// Teams.ManageChats; userObjectID is the user's object ID (its oid claim),
+// not the tenant ID. It needs api-version 2022-06-01 or later.
+//
+// If the operation fails it returns an *azcore.ResponseError.
+func (c *Client) GetTokenForTeamsUser(ctx context.Context, teamsUserAADToken, clientID, userObjectID string, options *GetTokenForTeamsUserOptions) (resp GetTokenForTeamsUserResponse, err error) {
+	for _, a := range [...]struct{ name, value string }{{"teamsUserAADToken", teamsUserAADToken}, {"clientID", clientID}, {"userObjectID", userObjectID}} {
+		if strings.TrimSpace(a.value) == "" {
+			return resp, fmt.Errorf("acsidentity: %w: %s is empty", ErrMissingArgument, a.name)
+		}
+	}
+	if err := c.require(wire.FeatureTeamsUserExchange); err != nil {
+		return resp, err
+	}
+	ctx, endSpan := runtime.StartSpan(ctx, "Client.GetTokenForTeamsUser", c.internal.Tracer(), nil)
+	defer func() { endSpan(err) }()
+	var out wire.AccessToken
+	body := wire.TeamsUserExchangeRequest{Token: teamsUserAADToken, AppID: clientID, UserID: userObjectID}
+	if err := c.do(ctx, http.MethodPost, "/teamsUser/:exchangeAccessToken", body, &out, http.StatusOK); err != nil {
+		return resp, err
+	}
+	resp.AccessToken, err = accessToken(out)
+	return resp, err
+}
+
+// do sends one operation: it builds the request from the endpoint and path,
+// marshals body (nil: none), checks the status against ok and unmarshals the
+// response into out (nil: the body is discarded).
+func (c *Client) do(ctx context.Context, method, path string, body, out any, ok ...int) error {
+	req, err := runtime.NewRequest(ctx, method, c.endpoint+path)
+	if err != nil {
+		return fmt.Errorf("acsidentity: %w", err)
+	}
+	q := req.Raw().URL.Query()
+	q.Set("api-version", c.apiVersion)
+	req.Raw().URL.RawQuery = q.Encode()
+	req.Raw().Header["Accept"] = []string{"application/json"}
+	if body != nil {
+		if err := runtime.MarshalAsJSON(req, body); err != nil {
+			return fmt.Errorf("acsidentity: %w", err)
+		}
+	}
+	resp, err := c.internal.Pipeline().Do(req)
+	if err != nil {
+		return err
+	}
+	if !runtime.HasStatusCode(resp, ok...) {
+		return runtime.NewResponseError(resp)
+	}
+	if out == nil {
+		runtime.Drain(resp)
+		return nil
+	}
+	if err := runtime.UnmarshalAsJSON(resp, out); err != nil {
+		return fmt.Errorf("acsidentity: decoding the service's response (HTTP %d): %w", resp.StatusCode, err)
+	}
+	return nil
+}
+
+// createContext returns ctx with the retry rule of a create: with a custom ID
+// the create is idempotent and is retried as usual; without one it is
+// retried only when the service provably did not act.
+func (c *Client) createContext(ctx context.Context, customID string) context.Context {
+	if customID != "" {
+		return ctx
+	}
+	ro := c.retry
+	ro.ShouldRetry = retryCreate
+	return policy.WithRetryOptions(ctx, ro)
+}
+
+// retryCreate allows a retry of a non-idempotent create only after 429 (the
+// service refused before acting) or a failure to connect (nothing was sent).
+func retryCreate(resp *http.Response, err error) bool {
+	if resp != nil {
+		return resp.StatusCode == http.StatusTooManyRequests
+	}
+	var opErr *net.OpError
+	return errors.As(err, &opErr) && opErr.Op == "dial"
+}
+
+func checkUser(user CommunicationUserIdentifier) error {
+	if strings.TrimSpace(user.ID) == "" {
+		return fmt.Errorf("acsidentity: %w", ErrEmptyUserID)
+	}
+	return nil
+}
+
+// checkScopes returns the scopes as strings, after checking there is at
+// least one and that the api-version has the join scopes if they are used.
+// Other values go to the service, which decides.
+func (c *Client) checkScopes(scopes []TokenScope) ([]string, error) {
+	if len(scopes) == 0 {
+		return nil, fmt.Errorf("acsidentity: %w", ErrNoScopes)
+	}
+	names := make([]string, len(scopes))
+	for i, s := range scopes {
+		if s == "" {
+			return nil, fmt.Errorf("acsidentity: %w: scope %d is empty", ErrNoScopes, i)
+		}
+		switch s {
+		case TokenScopeChatJoin, TokenScopeChatJoinLimited, TokenScopeVoIPJoin:
+			if err := c.require(wire.FeatureJoinScopes); err != nil {
+				return nil, err
+			}
+		}
+		names[i] = string(s)
+	}
+	return names, nil
+}
+
+// expiresInMinutes converts a token lifetime to the wire's whole minutes;
+// zero is "not sent".
+func (c *Client) expiresInMinutes(d time.Duration) (*int, error) {
+	if d == 0 {
+		return nil, nil
+	}
+	if d < 0 || d%time.Minute != 0 || d/time.Minute > math.MaxInt32 {
+		return nil, fmt.Errorf("acsidentity: %w: got %v", ErrInvalidTokenExpiresIn, d)
+	}
+	if err := c.require(wire.FeatureExpiresIn); err != nil {
+		return nil, err
+	}
+	m := int(d / time.Minute)
+	return &m, nil
+}
+
+func (c *Client) checkCustomID(customID string) error {
+	if customID == "" {
+		return nil
+	}
+	return c.require(wire.FeatureCustomID)
+}
+
+// require fails when the client's api-version is one this module knows and
+// it lacks f. An unknown version is the caller's choice and is not checked.
+func (c *Client) require(f wire.Feature) error {
+	if !wire.Known(c.apiVersion) || wire.Has(c.apiVersion, f) {
+		return nil
+	}
+	return &APIVersionError{Feature: f.String(), APIVersion: c.apiVersion, Supported: wire.VersionsWith(f)}
+}
+
+func userDetail(id wire.Identity) (CommunicationUserDetail, error) {
+	if id.ID == "" {
+		return CommunicationUserDetail{}, errors.New("acsidentity: the service's response has no identity ID")
+	}
+	d := CommunicationUserDetail{User: CommunicationUserIdentifier{ID: id.ID}, CustomID: id.CustomID}
+	if id.LastTokenIssuedAt != nil {
+		d.LastTokenIssuedAt = id.LastTokenIssuedAt.Time
+	}
+	return d, nil
+}
+
+func accessToken(t wire.AccessToken) (AccessToken, error) {
+	if t.Token == "" || t.ExpiresOn.IsZero() {
+		return AccessToken{}, errors.New("acsidentity: the service's response has no token or no expiresOn")
+	}
+	return AccessToken{Token: t.Token, ExpiresOn: t.ExpiresOn.Time}, nil
+}
+
+// escapeSegment escapes s as one path segment the way the official SDKs do
+// (encodeURIComponent): everything but the unreserved characters, so the
+// colons of "8:acs:..." become %3A.
+func escapeSegment(s string) string {
+	const hex = "0123456789ABCDEF"
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if !unreserved(s[i]) {
+			n++
+		}
+	}
+	if n == 0 {
+		return s
+	}
+	b := make([]byte, 0, len(s)+2*n)
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; unreserved(c) {
+			b = append(b, c)
+		} else {
+			b = append(b, '%', hex[c>>4], hex[c&15])
+		}
+	}
+	return string(b)
+}
+
+func unreserved(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~'
+}

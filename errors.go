@@ -1,0 +1,56 @@
+package acsidentity
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Errors a method returns before any I/O when its arguments are wrong. They
+// are wrapped with detail; test for them with errors.Is. Failures reported by
+// the service are *azcore.ResponseError instead.
+var (
+	// ErrEmptyUserID means a CommunicationUserIdentifier has no ID.
+	ErrEmptyUserID = errors.New("user ID is empty")
+	// ErrNoScopes means an operation that issues a token was given no scopes.
+	ErrNoScopes = errors.New("at least one token scope is required")
+	// ErrInvalidTokenExpiresIn means a TokenExpiresIn is negative or not whole minutes.
+	ErrInvalidTokenExpiresIn = errors.New("token lifetime must be a positive whole number of minutes")
+	// ErrMissingArgument means a required argument is empty or nil.
+	ErrMissingArgument = errors.New("required argument is missing")
+	// ErrInsecureTransport means a credential would have been sent over plain
+	// HTTP to a host that is not loopback. The error is not retried.
+	ErrInsecureTransport = errors.New("credentials are sent only over HTTPS")
+)
+
+// APIVersionError is returned, before any I/O, when a method or an option
+// needs an api-version other than the client's (ClientOptions.APIVersion).
+type APIVersionError struct {
+	// Feature names the operation or option.
+	Feature string
+	// APIVersion is the client's api-version.
+	APIVersion string
+	// Supported lists the api-versions that have the feature.
+	Supported []string
+}
+
+// Error implements error.
+func (e *APIVersionError) Error() string {
+	return fmt.Sprintf("acsidentity: %s needs api-version %s; the client uses %s (set ClientOptions.APIVersion)",
+		e.Feature, strings.Join(e.Supported, ", "), e.APIVersion)
+}
+
+// insecureTransportError refuses to send a credential over plain HTTP. Its
+// NonRetriable method tells azcore's retry policy not to try again.
+type insecureTransportError struct{ host string }
+
+func (e *insecureTransportError) Error() string {
+	return "acsidentity: refusing to send credentials over plain HTTP to " + e.host +
+		": credentials are sent only over HTTPS, except to loopback hosts such as the emulator; " +
+		"set ClientOptions.InsecureAllowCredentialWithHTTP to override"
+}
+
+func (e *insecureTransportError) Is(target error) bool { return target == ErrInsecureTransport }
+
+// NonRetriable marks the error as final for azcore's retry policy.
+func (*insecureTransportError) NonRetriable() {}
