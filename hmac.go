@@ -123,9 +123,13 @@ func (p *hmacPolicy) sign(req *policy.Request) error {
 	host := hmacauth.SignedHost(raw.URL)
 	raw.Host = host
 	date := p.xmsDate()
-	raw.Header[headerDate] = []string{date}
-	raw.Header[headerContentSHA256] = []string{contentHash}
-	raw.Header[headerAuthorization] = []string{p.cred.key.Load().Authorization(raw.Method, raw.URL.RequestURI(), date, host, contentHash)}
+	// One backing array for the three header values: one allocation, not three.
+	vals := make([]string, 3)
+	vals[0], vals[1] = date, contentHash
+	vals[2] = p.cred.key.Load().Authorization(raw.Method, raw.URL.EscapedPath(), raw.URL.RawQuery, date, host, contentHash)
+	raw.Header[headerDate] = vals[0:1:1]
+	raw.Header[headerContentSHA256] = vals[1:2:2]
+	raw.Header[headerAuthorization] = vals[2:3:3]
 	return nil
 }
 

@@ -70,10 +70,15 @@ func (*Key) String() string { return "hmacauth.Key(REDACTED)" }
 func (*Key) GoString() string { return "hmacauth.Key(REDACTED)" }
 
 // Authorization returns the whole Authorization header value for the request
-// described by its arguments.
-func (k *Key) Authorization(method, requestURI, date, host, contentHash string) string {
+// described by its arguments. The request URI is path, then "?" and query
+// when query is not empty (url.URL.RequestURI for a URL with an escaped path
+// and no opaque part); they are passed apart so that it is never built.
+func (k *Key) Authorization(method, escapedPath, rawQuery, date, host, contentHash string) string {
 	st := k.pool.Get().(*signState)
-	sum := st.sign(method, requestURI, date, host, contentHash)
+	if escapedPath == "" {
+		escapedPath = "/"
+	}
+	sum := st.sign(method, escapedPath, rawQuery, date, host, contentHash)
 	n := base64.StdEncoding.EncodedLen(len(sum))
 	st.buf = append(st.buf[:0], AuthorizationPrefix...)
 	st.buf = st.buf[:len(AuthorizationPrefix)+n]
@@ -87,7 +92,8 @@ func (k *Key) Authorization(method, requestURI, date, host, contentHash string) 
 // described by its arguments.
 func (k *Key) Signature(method, requestURI, date, host, contentHash string) string {
 	st := k.pool.Get().(*signState)
-	out := base64.StdEncoding.EncodeToString(st.sign(method, requestURI, date, host, contentHash))
+	path, query, _ := strings.Cut(requestURI, "?")
+	out := base64.StdEncoding.EncodeToString(st.sign(method, path, query, date, host, contentHash))
 	k.pool.Put(st)
 	return out
 }
@@ -103,11 +109,15 @@ func (k *Key) MAC(s string) string {
 }
 
 // sign returns the raw MAC in st.sum; it is valid until st is reused.
-func (st *signState) sign(method, requestURI, date, host, contentHash string) []byte {
+func (st *signState) sign(method, path, query, date, host, contentHash string) []byte {
 	b := st.buf[:0]
 	b = append(b, method...)
 	b = append(b, '\n')
-	b = append(b, requestURI...)
+	b = append(b, path...)
+	if query != "" {
+		b = append(b, '?')
+		b = append(b, query...)
+	}
 	b = append(b, '\n')
 	b = append(b, date...)
 	b = append(b, ';')
