@@ -21,7 +21,7 @@ import (
 
 const (
 	testKey  = "dGVzdC1hY2Nlc3Mta2V5LW5vdC1hLXJlYWwtb25lLTAxMjM0NTY3ODk=" // base64 of a test key
-	basePath = "/gateway/acs"                                           // every test server is mounted under it
+	basePath = "/gateway/acs"                                             // every test server is mounted under it
 	userID   = "8:acs:2dee53b4-368b-45b4-ab52-8493fb117652_00000005-14a2-493b-8a72-5a3a0d000081"
 	escUser  = "8%3Aacs%3A2dee53b4-368b-45b4-ab52-8493fb117652_00000005-14a2-493b-8a72-5a3a0d000081"
 	jwt      = "eyJhbGciOiJub25lIn0.eyJleHAiOjE4OTM0NTYwMDB9.c2lnbmF0dXJlLXNlY3JldA"
@@ -165,7 +165,9 @@ func TestOperationsOnTheWire(t *testing.T) {
 		},
 		{
 			name: "CreateUser with custom ID", version: "2025-03-02-preview",
-			call:   func(c *Client) (any, error) { return c.CreateUser(ctx, &CreateUserOptions{CustomID: "sally@contoso.com"}) },
+			call: func(c *Client) (any, error) {
+				return c.CreateUser(ctx, &CreateUserOptions{CustomID: "sally@contoso.com"})
+			},
 			status: 201, answer: `{"identity":{"id":"` + userID + `","customId":"sally@contoso.com","lastTokenIssuedAt":"2025-07-10T20:39:39.3244584+00:00"}}`,
 			wantMethod: "POST", wantPath: "/identities", wantBody: `{"customId":"sally@contoso.com"}`,
 			wantResp: CreateUserResponse{CommunicationUserDetail{User: user, CustomID: "sally@contoso.com", LastTokenIssuedAt: wantExpires.Add(-time.Hour)}},
