@@ -1,0 +1,207 @@
+package emulator
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/acsgo/acsidentity/internal/wire"
+)
+
+// call is the state of one ACS request.
+type call struct {
+	e       *Emulator
+	w       http.ResponseWriter
+	r       *http.Request
+	op      *operation
+	params  []string
+	version string
+	body    []byte
+	bearer  *bearerClaims // set when the caller used an Entra ID token
+	discard bool          // an after-commit fault answers instead of the handler
+	created *createBody   // decoded early for throttling
+}
+
+var jsonContentType = []string{"application/json; charset=utf-8"}
+
+// fail writes an ACS error response.
+func (c *call) fail(status int, code, message, target string) {
+	c.writeJSON(status, wire.ErrorResponse{Error: wire.ErrorDetail{Code: code, Message: message, Target: target}})
+}
+
+func (c *call) validation(target, message string) {
+	c.fail(http.StatusBadRequest, "ValidationError", message, target)
+}
+
+func (c *call) writeJSON(status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"error":{"code":"InternalServerError","message":"The emulator could not encode its response."}}`)
+	}
+	c.writeRaw(status, b)
+}
+
+func (c *call) writeRaw(status int, b []byte) {
+	if c.discard {
+		return
+	}
+	h := c.w.Header()
+	h["Content-Type"] = jsonContentType
+	h["Content-Length"] = []string{strconv.Itoa(len(b))}
+	c.w.WriteHeader(status)
+	c.w.Write(b)
+}
+
+func (c *call) noContent() {
+	if c.discard {
+		return
+	}
+	c.w.WriteHeader(http.StatusNoContent)
+}
+
+// queryValue returns the first value of a query parameter without building
+// the whole url.Values map.
+func queryValue(rawQuery, name string) (string, bool) {
+	for part := range strings.SplitSeq(rawQuery, "&") {
+		k, v, _ := strings.Cut(part, "=")
+		if k != name {
+			if strings.IndexByte(k, '%') < 0 && strings.IndexByte(k, '+') < 0 {
+				continue
+			}
+			if u, err := queryUnescape(k); err != nil || u != name {
+				continue
+			}
+		}
+		u, err := queryUnescape(v)
+		if err != nil {
+			return v, true
+		}
+		return u, true
+	}
+	return "", false
+}
+
+func queryUnescape(s string) (string, error) {
+	if strings.IndexByte(s, '%') < 0 && strings.IndexByte(s, '+') < 0 {
+		return s, nil
+	}
+	return url.QueryUnescape(s)
+}
+
+// checkVersion validates api-version for the operation.
+func (c *call) checkVersion() bool {
+	v, ok := queryValue(c.r.URL.RawQuery, "api-version")
+	if !ok || v == "" {
+		c.fail(http.StatusBadRequest, "MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests.", "")
+		return false
+	}
+	if !wire.Known(v) {
+		c.fail(http.StatusBadRequest, "UnsupportedApiVersion", fmt.Sprintf("The HTTP resource that matches the request URI '%s' does not support the API version '%s'.", c.requestURL(), v), "")
+		return false
+	}
+	if !wire.Has(v, c.op.feature) {
+		c.fail(http.StatusBadRequest, "UnsupportedApiVersion", fmt.Sprintf("The API version '%s' does not support the operation %s (%s); use one of: %s.", v, c.op.name, c.op.feature, strings.Join(wire.VersionsWith(c.op.feature), ", ")), "")
+		return false
+	}
+	c.version = v
+	return true
+}
+
+// requestURL is the absolute URL of the request, as the client addressed it.
+func (c *call) requestURL() string {
+	scheme := "http"
+	if c.r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + c.r.Host + c.r.URL.RequestURI()
+}
+
+// readBody reads the request body within the size limit and checks its
+// media type.
+func (c *call) readBody() bool {
+	r := c.r
+	if r.ContentLength > c.e.maxBody {
+		c.fail(http.StatusRequestEntityTooLarge, "RequestBodyTooLarge", fmt.Sprintf("The request body is larger than the limit of %d bytes.", c.e.maxBody), "")
+		return false
+	}
+	if r.Body != nil && r.Body != http.NoBody {
+		var buf []byte
+		if r.ContentLength > 0 {
+			buf = make([]byte, r.ContentLength)
+			n, err := io.ReadFull(r.Body, buf)
+			if err != nil {
+				c.fail(http.StatusBadRequest, "InvalidRequestBody", "The request body could not be read.", "")
+				return false
+			}
+			buf = buf[:n]
+		} else {
+			b, err := io.ReadAll(io.LimitReader(r.Body, c.e.maxBody+1))
+			if err != nil {
+				c.fail(http.StatusBadRequest, "InvalidRequestBody", "The request body could not be read.", "")
+				return false
+			}
+			if int64(len(b)) > c.e.maxBody {
+				c.fail(http.StatusRequestEntityTooLarge, "RequestBodyTooLarge", fmt.Sprintf("The request body is larger than the limit of %d bytes.", c.e.maxBody), "")
+				return false
+			}
+			buf = b
+		}
+		c.body = buf
+	}
+	if len(bytes.TrimSpace(c.body)) == 0 {
+		if c.op.required {
+			c.validation("", "The request body is required.")
+			return false
+		}
+		return true
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "" && c.op.body != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		want := "application/json"
+		if c.op.body == "merge-patch" {
+			want = "application/merge-patch+json"
+		}
+		if err != nil || !strings.EqualFold(mt, want) {
+			c.fail(http.StatusUnsupportedMediaType, "UnsupportedMediaType", fmt.Sprintf("The content type %q is not supported; use %s.", ct, want), "")
+			return false
+		}
+	}
+	return true
+}
+
+// decode unmarshals the body into v, answering 400 on failure. An empty
+// body leaves v as it is.
+func (c *call) decode(v any) bool {
+	if len(bytes.TrimSpace(c.body)) == 0 {
+		return true
+	}
+	if err := json.Unmarshal(c.body, v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			c.validation(targetName(te.Field), fmt.Sprintf("The value for %s has the wrong JSON type (%s).", targetName(te.Field), te.Value))
+			return false
+		}
+		c.validation("", "The request body is not valid JSON: "+err.Error())
+		return false
+	}
+	return true
+}
+
+// targetName turns a JSON field name into the service's target form
+// (expiresInMinutes -> ExpiresInMinutes).
+func targetName(field string) string {
+	if i := strings.LastIndexByte(field, '.'); i >= 0 {
+		field = field[i+1:]
+	}
+	if field == "" {
+		return field
+	}
+	return strings.ToUpper(field[:1]) + field[1:]
+}

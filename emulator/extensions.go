@@ -1,0 +1,83 @@
+package emulator
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/acsgo/acsidentity/internal/wire"
+)
+
+// Extension endpoints. They are not part of ACS, need no authentication
+// and live under prefixes that no ACS route can use.
+const (
+	// IntrospectPath answers POST {"token":"..."} with the token's status.
+	IntrospectPath = "/.emulator/introspect"
+	// HealthPath answers GET with 200 once the emulator is serving.
+	HealthPath = "/.emulator/health"
+	// JWKSPath answers GET with the token signing key as a JWK set.
+	JWKSPath = "/.well-known/jwks.json"
+)
+
+// introspection is the JSON form of TokenStatus.
+type introspection struct {
+	Status    string     `json:"status"`
+	User      string     `json:"user,omitempty"`
+	Scopes    []string   `json:"scopes,omitempty"`
+	ExpiresOn *wire.Time `json:"expiresOn,omitempty"`
+}
+
+// serveExtension answers the emulator's own endpoints and reports whether
+// path was one of them.
+func (e *Emulator) serveExtension(w http.ResponseWriter, r *http.Request, path string) bool {
+	if path != "/" && !strings.HasPrefix(path, "/.emulator/") && !strings.HasPrefix(path, "/.well-known/") {
+		return false
+	}
+	c := &call{e: e, w: w, r: r}
+	only := func(methods ...string) bool {
+		for _, m := range methods {
+			if r.Method == m {
+				return true
+			}
+		}
+		w.Header()["Allow"] = []string{strings.Join(methods, ", ")}
+		c.fail(http.StatusMethodNotAllowed, "MethodNotAllowed", "The HTTP method "+r.Method+" is not allowed on this resource.", "")
+		return false
+	}
+	switch path {
+	case "/", HealthPath:
+		if only(http.MethodGet, http.MethodHead) {
+			c.writeRaw(http.StatusOK, []byte(`{"status":"ok","service":"acsidentity-emulator"}`))
+		}
+	case JWKSPath:
+		if only(http.MethodGet, http.MethodHead) {
+			c.writeJSON(http.StatusOK, map[string]any{"keys": []any{e.signer.jwk()}})
+		}
+	case IntrospectPath:
+		if !only(http.MethodPost) {
+			return true
+		}
+		b, err := io.ReadAll(io.LimitReader(r.Body, e.maxBody+1))
+		if err != nil || int64(len(b)) > e.maxBody {
+			c.fail(http.StatusRequestEntityTooLarge, "RequestBodyTooLarge", "The request body is too large or could not be read.", "")
+			return true
+		}
+		var req struct {
+			Token string `json:"token"`
+		}
+		if err := json.Unmarshal(b, &req); err != nil || req.Token == "" {
+			c.validation("Token", `The body must be {"token":"<access token>"}.`)
+			return true
+		}
+		st := e.Introspect(req.Token)
+		out := introspection{Status: st.Status, User: st.User, Scopes: st.Scopes}
+		if !st.ExpiresOn.IsZero() {
+			out.ExpiresOn = &wire.Time{Time: st.ExpiresOn}
+		}
+		c.writeJSON(http.StatusOK, out)
+	default:
+		c.fail(http.StatusNotFound, "NotFound", "The requested resource was not found.", "")
+	}
+	return true
+}

@@ -1,0 +1,294 @@
+package emulator
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/acsgo/acsidentity/internal/wire"
+)
+
+const maxCustomIDLength = 256
+
+// createBody is the create request; CustomID is a pointer so that an empty
+// customId can be told from an absent one.
+type createBody struct {
+	wire.CreateRequest
+	CustomID *string `json:"customId"`
+}
+
+// createWithToken reports whether the create request asks for a token
+// (createUserAndToken has its own service limit).
+func (c *call) createWithToken() bool {
+	if c.created == nil {
+		var b createBody
+		_ = json.Unmarshal(c.body, &b)
+		c.created = &b
+	}
+	return len(c.created.CreateTokenWithScopes) > 0
+}
+
+// validScopes checks scope names against the api-version. It answers 400
+// and returns false on the first bad one.
+func (c *call) validScopes(scopes []string, target string) ([]string, bool) {
+	out := make([]string, 0, len(scopes))
+	for _, s := range scopes {
+		if _, ok := scopeBits[s]; !ok {
+			valid := "chat, voip"
+			if wire.Has(c.version, wire.FeatureJoinScopes) {
+				valid = "chat, voip, chat.join, chat.join.limited, voip.join"
+			}
+			c.validation(target, fmt.Sprintf("Scope '%s' is invalid. Valid values are: %s.", s, valid))
+			return nil, false
+		}
+		if strings.Contains(s, ".") && !wire.Has(c.version, wire.FeatureJoinScopes) {
+			c.validation(target, fmt.Sprintf("Scope '%s' is not supported by api-version %s; it needs one of: %s.", s, c.version, strings.Join(wire.VersionsWith(wire.FeatureJoinScopes), ", ")))
+			return nil, false
+		}
+		dup := false
+		for _, o := range out {
+			dup = dup || o == s
+		}
+		if !dup {
+			out = append(out, s)
+		}
+	}
+	return out, true
+}
+
+// lifetime validates expiresInMinutes and returns the token lifetime.
+func (c *call) lifetime(minutes *int) (time.Duration, bool) {
+	if minutes == nil {
+		return defaultLifetime, true
+	}
+	if !wire.Has(c.version, wire.FeatureExpiresIn) {
+		c.validation("ExpiresInMinutes", fmt.Sprintf("ExpiresInMinutes is not supported by api-version %s; it needs one of: %s.", c.version, strings.Join(wire.VersionsWith(wire.FeatureExpiresIn), ", ")))
+		return 0, false
+	}
+	if m := *minutes; m < 60 || m > 1440 {
+		c.validation("ExpiresInMinutes", fmt.Sprintf("ExpiresInMinutes value %d is invalid. Value must be within the [60, 1440] interval.", m))
+		return 0, false
+	}
+	return time.Duration(*minutes) * time.Minute, true
+}
+
+// newUnique returns a unique part shaped like the service's
+// (00000005-14a2-493b-8a72-5a3a0d000081).
+func newUnique() string {
+	var b [16]byte
+	rand.Read(b[:])
+	b[0], b[1], b[2] = 0, 0, 0
+	var out [36]byte
+	hex.Encode(out[0:8], b[0:4])
+	out[8] = '-'
+	hex.Encode(out[9:13], b[4:6])
+	out[13] = '-'
+	hex.Encode(out[14:18], b[6:8])
+	out[18] = '-'
+	hex.Encode(out[19:23], b[8:10])
+	out[23] = '-'
+	hex.Encode(out[24:], b[10:])
+	return string(out[:])
+}
+
+// issued is a token about to be signed.
+type issued struct {
+	seq     uint64
+	iat     time.Time
+	expires time.Time
+}
+
+// stamp records a token issue on it (under its shard lock).
+func (e *Emulator) stamp(it *identity, now time.Time, life time.Duration) issued {
+	it.lastIssued = now
+	return issued{seq: e.tokenSeq.Add(1), iat: now, expires: now.Add(life).Truncate(time.Second)}
+}
+
+func (e *Emulator) token(id string, scopes []string, t issued) *wire.AccessToken {
+	return &wire.AccessToken{
+		Token:     e.signer.sign(id, scopes, e.resourceID, t.iat, t.expires, t.seq),
+		ExpiresOn: wire.Time{Time: t.expires.UTC()},
+	}
+}
+
+// wireIdentity shapes an identity for the api-version: customId and
+// lastTokenIssuedAt exist only where the version has them.
+func (c *call) wireIdentity(it identity) wire.Identity {
+	out := wire.Identity{ID: it.id}
+	if wire.Has(c.version, wire.FeatureCustomID) {
+		out.CustomID = it.customID
+		if !it.lastIssued.IsZero() {
+			out.LastTokenIssuedAt = &wire.Time{Time: it.lastIssued.UTC()}
+		}
+	}
+	return out
+}
+
+func (c *call) notFound(id string) {
+	c.fail(http.StatusNotFound, "IdentityNotFound", fmt.Sprintf("The identity '%s' was not found.", id), "")
+}
+
+// commit waits until every change made so far is saved (a no-op in
+// memory) and answers 500 if saving failed.
+func (c *call) commit() bool {
+	if c.e.persist == nil {
+		return true
+	}
+	if err := c.e.persist.sync(); err != nil {
+		c.fail(http.StatusInternalServerError, "InternalServerError", "The emulator could not save the change to its data file.", "")
+		return false
+	}
+	return true
+}
+
+// create is POST /identities.
+func (c *call) create() {
+	var req createBody
+	if !c.decode(&req) {
+		return
+	}
+	if req.CustomID != nil {
+		if !wire.Has(c.version, wire.FeatureCustomID) {
+			c.validation("CustomId", fmt.Sprintf("CustomId is not supported by api-version %s; it needs %s.", c.version, strings.Join(wire.VersionsWith(wire.FeatureCustomID), ", ")))
+			return
+		}
+		if n := utf8.RuneCountInString(*req.CustomID); n < 1 || n > maxCustomIDLength {
+			c.validation("CustomId", fmt.Sprintf("CustomId length %d is invalid. Length must be within the [1, %d] interval.", n, maxCustomIDLength))
+			return
+		}
+	}
+	scopes, ok := c.validScopes(req.CreateTokenWithScopes, "CreateTokenWithScopes")
+	if !ok {
+		return
+	}
+	life, ok := c.lifetime(req.ExpiresInMinutes)
+	if !ok {
+		return
+	}
+	e := c.e
+	now := e.now()
+	var (
+		it  identity
+		tok issued
+	)
+	st := e.store
+	if req.CustomID != nil {
+		st.customMu.Lock()
+		id, ok := st.custom[*req.CustomID]
+		if !ok {
+			id = e.idPrefix + newUnique()
+			st.custom[*req.CustomID] = id
+			st.add(&identity{id: id, customID: *req.CustomID, created: now})
+		}
+		st.with(id, func(p *identity) {
+			if len(scopes) > 0 {
+				tok = e.stamp(p, now, life)
+			}
+			it = *p
+		})
+		st.customMu.Unlock()
+	} else {
+		p := &identity{id: e.idPrefix + newUnique(), created: now}
+		if len(scopes) > 0 {
+			tok = e.stamp(p, now, life)
+		}
+		it = *p
+		st.add(p)
+	}
+	res := wire.AccessTokenResult{Identity: c.wireIdentity(it)}
+	if len(scopes) > 0 {
+		res.AccessToken = e.token(it.id, scopes, tok)
+	}
+	if !c.commit() {
+		return
+	}
+	c.writeJSON(http.StatusCreated, res)
+}
+
+// get is GET /identities/{id} (preview).
+func (c *call) get() {
+	if !c.commit() { // never report a change that is not saved yet
+		return
+	}
+	it, ok := c.e.store.get(c.params[0])
+	if !ok {
+		c.notFound(c.params[0])
+		return
+	}
+	c.writeJSON(http.StatusOK, c.wireIdentity(it))
+}
+
+// delete is DELETE /identities/{id}.
+func (c *call) delete() {
+	id := c.params[0]
+	if !c.e.store.remove(id, c.e.now()) {
+		c.notFound(id)
+		return
+	}
+	if c.commit() {
+		c.noContent()
+	}
+}
+
+// issueToken is POST /identities/{id}/:issueAccessToken.
+func (c *call) issueToken() {
+	var req wire.IssueTokenRequest
+	if !c.decode(&req) {
+		return
+	}
+	if len(req.Scopes) == 0 {
+		c.validation("Scopes", "Scopes: The Scopes field is required and must contain at least one scope.")
+		return
+	}
+	scopes, ok := c.validScopes(req.Scopes, "Scopes")
+	if !ok {
+		return
+	}
+	life, ok := c.lifetime(req.ExpiresInMinutes)
+	if !ok {
+		return
+	}
+	e, id, now := c.e, c.params[0], c.e.now()
+	var tok issued
+	if !e.store.with(id, func(p *identity) { tok = e.stamp(p, now, life) }) {
+		c.notFound(id)
+		return
+	}
+	t := e.token(id, scopes, tok)
+	if !c.commit() {
+		return
+	}
+	c.writeToken(t)
+}
+
+// writeToken writes a CommunicationIdentityAccessToken without reflection
+// (it is the hot path).
+func (c *call) writeToken(t *wire.AccessToken) {
+	b := make([]byte, 0, len(t.Token)+64)
+	b = append(b, `{"token":"`...)
+	b = append(b, t.Token...)
+	b = append(b, `","expiresOn":"`...)
+	b = t.ExpiresOn.UTC().AppendFormat(b, wire.TimeLayout)
+	b = append(b, `"}`...)
+	c.writeRaw(http.StatusOK, b)
+}
+
+// revoke is POST /identities/{id}/:revokeAccessTokens.
+func (c *call) revoke() {
+	e, id, now := c.e, c.params[0], c.e.now()
+	if !e.store.with(id, func(p *identity) {
+		p.revokedSeq = e.tokenSeq.Load()
+		p.revokedAt = now
+	}) {
+		c.notFound(id)
+		return
+	}
+	if c.commit() {
+		c.noContent()
+	}
+}

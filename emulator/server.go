@@ -1,0 +1,266 @@
+package emulator
+
+import (
+	"crypto"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/acsgo/acsidentity/internal/hmacauth"
+	"github.com/acsgo/acsidentity/internal/wire"
+)
+
+// DefaultAddr is the address the acsidentity-emulator command listens on
+// unless told otherwise.
+const DefaultAddr = "127.0.0.1:10780"
+
+// DevelopmentKey is the well-known access key (64 bytes, base64) the
+// emulator accepts when Options.AccessKey is empty. It is public: never use
+// it for anything but local development and tests.
+const DevelopmentKey = "3x7p0eSIV80p4cKqdoM6rxlPoPpH2VHNL4pNPiUN+VFTQPuRUQnaEFUYLDunlcDC1Vuo+m16Wt6KBT46fPToYA=="
+
+// DevelopmentResourceID is the ACS resource ID the emulator uses when
+// Options.ResourceID is empty. Identities look like
+// 8:acs:6ec8b855-ada4-44d7-b3e9-6e76508c6ec9_<unique>.
+const DevelopmentResourceID = "6ec8b855-ada4-44d7-b3e9-6e76508c6ec9"
+
+const (
+	defaultMaxBodyBytes = 1 << 20
+	defaultPageSize     = 100
+	// maxClockSkew is how far x-ms-date may be from the emulator's clock.
+	maxClockSkew = 15 * time.Minute
+	// defaultLifetime is the token lifetime when expiresInMinutes is absent.
+	defaultLifetime = 24 * time.Hour
+)
+
+// Options configures an Emulator. The zero value (or nil) is a working
+// in-memory emulator with the development key.
+type Options struct {
+	// AccessKey is the base64 access key requests must be signed with.
+	// Empty means DevelopmentKey.
+	AccessKey string
+	// ResourceID is the resource GUID used in identity IDs. Empty means
+	// DevelopmentResourceID.
+	ResourceID string
+	// AllowBearer makes the emulator accept Microsoft Entra ID bearer tokens
+	// whose aud is https://communication.azure.com. Their signatures are NOT
+	// checked; see the package documentation.
+	AllowBearer bool
+	// Throttle enforces the service's per-30-second limits and answers 429
+	// with Retry-After above them.
+	Throttle bool
+	// DataFile, when set, is where the emulator keeps its state. Every
+	// acknowledged write is saved atomically before the response is sent.
+	// Empty means in memory only.
+	DataFile string
+	// MaxBodyBytes caps request bodies (413 above it). 0 means 1 MiB.
+	MaxBodyBytes int64
+	// Logger receives one line per request (method, path, status,
+	// duration). Nil means silent. Keys and tokens are never logged.
+	Logger *slog.Logger
+	// Now is the emulator's clock. Nil means time.Now.
+	Now func() time.Time
+	// PageSize is the page size of the Entra assignment list. 0 means 100.
+	PageSize int
+}
+
+// Emulator is an in-process ACS Identity service. It implements
+// http.Handler and is safe for concurrent use.
+type Emulator struct {
+	key          *hmacauth.Key
+	resourceID   string
+	idPrefix     string // "8:acs:" + resourceID + "_"
+	allowBearer  bool
+	maxBody      int64
+	pageSize     int
+	logger       *slog.Logger
+	now          func() time.Time
+	signer       *signer
+	store        *store
+	tokenSeq     atomic.Uint64
+	faults       faultQueue
+	throttle     *throttler
+	persist      *persister
+	closed       atomic.Bool
+	supportedHdr []string
+}
+
+var guidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+func isGUID(s string) bool { return len(s) == 36 && guidRE.MatchString(s) }
+
+// New returns an Emulator configured by opts (nil is allowed). With a
+// DataFile it loads the saved state, or starts a new file.
+func New(opts *Options) (*Emulator, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.AccessKey == "" {
+		o.AccessKey = DevelopmentKey
+	}
+	raw, err := base64.StdEncoding.DecodeString(o.AccessKey)
+	if err != nil || len(raw) == 0 {
+		return nil, errors.New("emulator: the access key is not valid base64")
+	}
+	if o.ResourceID == "" {
+		o.ResourceID = DevelopmentResourceID
+	}
+	if !isGUID(o.ResourceID) {
+		return nil, fmt.Errorf("emulator: resource ID %q is not a GUID", o.ResourceID)
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = defaultMaxBodyBytes
+	}
+	if o.PageSize <= 0 {
+		o.PageSize = defaultPageSize
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	e := &Emulator{
+		key:          hmacauth.NewKey(raw),
+		resourceID:   strings.ToLower(o.ResourceID),
+		allowBearer:  o.AllowBearer,
+		maxBody:      o.MaxBodyBytes,
+		pageSize:     o.PageSize,
+		logger:       o.Logger,
+		now:          o.Now,
+		store:        newStore(),
+		supportedHdr: []string{strings.Join(wire.Versions, ", ")},
+	}
+	e.idPrefix = "8:acs:" + e.resourceID + "_"
+	if o.Throttle {
+		e.throttle = newThrottler()
+	}
+	if o.DataFile != "" {
+		if err := e.openDataFile(o.DataFile); err != nil {
+			return nil, err
+		}
+	} else {
+		s, err := newSigner(nil)
+		if err != nil {
+			return nil, err
+		}
+		e.signer = s
+	}
+	return e, nil
+}
+
+// PublicKey returns the Ed25519 public key that signs the emulator's access
+// tokens (an ed25519.PublicKey).
+func (e *Emulator) PublicKey() crypto.PublicKey { return e.signer.pub }
+
+// Close saves any pending state and stops the emulator from accepting
+// further ACS requests. It is safe to call more than once.
+func (e *Emulator) Close() error {
+	if e.closed.Swap(true) {
+		return nil
+	}
+	if e.persist != nil {
+		return e.persist.close()
+	}
+	return nil
+}
+
+// ServeHTTP answers one request.
+func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if e.logger != nil {
+		start := time.Now()
+		lw := &logWriter{ResponseWriter: w, status: http.StatusOK}
+		defer func() {
+			e.logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
+				slog.String("method", r.Method), slog.String("path", r.URL.Path),
+				slog.Int("status", lw.status), slog.Duration("duration", time.Since(start)))
+		}()
+		w = lw
+	}
+	h := w.Header()
+	h["Ms-Cv"] = []string{newCorrelationVector()}
+	h["Api-Supported-Versions"] = e.supportedHdr
+	if id := r.Header["X-Ms-Client-Request-Id"]; len(id) > 0 {
+		h["X-Ms-Client-Request-Id"] = id[:1]
+	}
+	path := r.URL.EscapedPath()
+	if e.serveExtension(w, r, path) {
+		return
+	}
+	c := &call{e: e, w: w, r: r}
+	rt, params, status := e.match(r.Method, path)
+	switch status {
+	case http.StatusNotFound:
+		c.fail(http.StatusNotFound, "NotFound", "The requested resource was not found.", "")
+		return
+	case http.StatusMethodNotAllowed:
+		h["Allow"] = []string{rt.allow}
+		c.fail(http.StatusMethodNotAllowed, "MethodNotAllowed", fmt.Sprintf("The HTTP method %s is not allowed on this resource.", r.Method), "")
+		return
+	}
+	op := rt.methods[r.Method]
+	c.op = op
+	c.params = params
+	if e.closed.Load() {
+		c.fail(http.StatusServiceUnavailable, "ServiceUnavailable", "The emulator is shutting down.", "")
+		return
+	}
+	if !c.checkVersion() {
+		return
+	}
+	if !c.readBody() {
+		return
+	}
+	if !c.authenticate() {
+		return
+	}
+	if e.throttle != nil {
+		if wait, ok := e.throttle.allow(op.throttleClass(c), e.now()); !ok {
+			secs := int((wait + time.Second - 1) / time.Second)
+			if secs < 1 {
+				secs = 1
+			}
+			h["Retry-After"] = []string{fmt.Sprint(secs)}
+			c.fail(http.StatusTooManyRequests, "TooManyRequests", "Too many requests: the service limit for this operation was reached. Retry after the time in the Retry-After header.", "")
+			return
+		}
+	}
+	if f, ok := e.faults.take(op.name); ok {
+		c.applyFault(f)
+		return
+	}
+	op.handle(c)
+}
+
+// newCorrelationVector returns a random MS-CV value such as
+// "k3FzWb1mQdCn0l6uJ0l5Yw.0". It is not a secret.
+func newCorrelationVector() string {
+	var b [16]byte
+	u1, u2 := rand.Uint64(), rand.Uint64()
+	for i := range 8 {
+		b[i] = byte(u1 >> (8 * i))
+		b[8+i] = byte(u2 >> (8 * i))
+	}
+	var out [24]byte
+	base64.RawURLEncoding.Encode(out[:22], b[:])
+	out[22], out[23] = '.', '0'
+	return string(out[:])
+}
+
+// logWriter records the status for the request log.
+type logWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (l *logWriter) WriteHeader(code int) {
+	l.status = code
+	l.ResponseWriter.WriteHeader(code)
+}
+
+func (l *logWriter) Unwrap() http.ResponseWriter { return l.ResponseWriter }

@@ -1,0 +1,173 @@
+package emulator
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"math/big"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// Server is an Emulator serving HTTP or HTTPS on a TCP address.
+type Server struct {
+	// URL is the base URL, such as http://127.0.0.1:43127 (no trailing slash).
+	URL string
+	// Emulator is the emulator being served.
+	Emulator *Emulator
+
+	accessKey string
+	srv       *http.Server
+	ln        net.Listener
+	cert      *x509.Certificate
+	certPEM   []byte
+	done      chan struct{}
+}
+
+// Start serves a new Emulator over HTTP on a free loopback port.
+func Start(opts *Options) (*Server, error) { return Listen("127.0.0.1:0", opts, false) }
+
+// StartTLS serves a new Emulator over HTTPS on a free loopback port with a
+// self-signed certificate for 127.0.0.1, ::1 and localhost; use
+// Server.Client, Server.CertPool or Server.Certificate to trust it.
+func StartTLS(opts *Options) (*Server, error) { return Listen("127.0.0.1:0", opts, true) }
+
+// Listen serves a new Emulator on addr (":0" ports pick a free port), over
+// HTTPS with a fresh self-signed certificate if useTLS is set.
+func Listen(addr string, opts *Options, useTLS bool) (*Server, error) {
+	e, err := New(opts)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		e.Close()
+		return nil, err
+	}
+	s := &Server{Emulator: e, ln: ln, done: make(chan struct{}), accessKey: DevelopmentKey}
+	if opts != nil && opts.AccessKey != "" {
+		s.accessKey = opts.AccessKey
+	}
+	s.srv = &http.Server{
+		Handler:           e,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          nil,
+	}
+	scheme := "http"
+	if useTLS {
+		cert, der, err := selfSigned()
+		if err != nil {
+			ln.Close()
+			e.Close()
+			return nil, err
+		}
+		s.cert, _ = x509.ParseCertificate(der)
+		s.certPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+		s.srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		ln = tls.NewListener(ln, s.srv.TLSConfig)
+		scheme = "https"
+	}
+	tcp := s.ln.Addr().(*net.TCPAddr)
+	host := tcp.IP.String()
+	if tcp.IP.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	s.URL = scheme + "://" + net.JoinHostPort(host, strconv.Itoa(tcp.Port))
+	go func() {
+		defer close(s.done)
+		s.srv.Serve(ln)
+	}()
+	return s, nil
+}
+
+// selfSigned makes an ECDSA P-256 certificate for the loopback names,
+// valid for a year.
+func selfSigned() (tls.Certificate, []byte, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 120))
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               pkix.Name{CommonName: "acsidentity-emulator", Organization: []string{"acsidentity emulator (self-signed)"}},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(365 * 24 * time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		DNSNames:              []string{"localhost"},
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, der, nil
+}
+
+// ConnectionString returns "endpoint=<URL>/;accesskey=<key>" for the
+// server. It contains the access key: do not log it.
+func (s *Server) ConnectionString() string {
+	return "endpoint=" + s.URL + "/;accesskey=" + s.accessKey
+}
+
+// Certificate returns the server's self-signed certificate, or nil if it
+// serves plain HTTP.
+func (s *Server) Certificate() *x509.Certificate { return s.cert }
+
+// CertificatePEM returns the PEM encoding of Certificate, or nil.
+func (s *Server) CertificatePEM() []byte { return s.certPEM }
+
+// CertPool returns a pool that trusts the server's certificate (the system
+// pool is not included), or nil for plain HTTP.
+func (s *Server) CertPool() *x509.CertPool {
+	if s.cert == nil {
+		return nil
+	}
+	p := x509.NewCertPool()
+	p.AddCert(s.cert)
+	return p
+}
+
+// Client returns an HTTP client that trusts the server's certificate.
+func (s *Server) Client() *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if s.cert != nil {
+		tr.TLSClientConfig = &tls.Config{RootCAs: s.CertPool(), MinVersion: tls.VersionTLS12}
+	}
+	return &http.Client{Transport: tr}
+}
+
+// Shutdown stops accepting connections, waits for active requests (until
+// ctx ends) and closes the emulator, saving its state.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.srv.Shutdown(ctx)
+	<-s.done
+	return errors.Join(err, s.Emulator.Close())
+}
+
+// Close stops the server at once and closes the emulator, saving its
+// state.
+func (s *Server) Close() error {
+	err := s.srv.Close()
+	<-s.done
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return errors.Join(err, s.Emulator.Close())
+}
