@@ -1,0 +1,139 @@
+// Command acsidentity-emulator serves a local emulator of the Azure
+// Communication Services Identity REST API (see package
+// github.com/acsgo/acsidentity/emulator).
+//
+// It listens on 127.0.0.1:10780 unless told otherwise and prints, on a line
+// of its own on standard output, the connection string to use:
+//
+//	endpoint=http://127.0.0.1:10780/;accesskey=<key>
+//
+// With -addr 127.0.0.1:0 it takes a free port and prints the real one.
+// SIGINT or SIGTERM shut it down cleanly (in-flight requests finish and the
+// data file is saved); it then exits 0.
+//
+// Usage:
+//
+//	acsidentity-emulator [flags]
+//
+// Run it with -h for the flags.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/acsgo/acsidentity/emulator"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// faultList is the repeatable -fault flag.
+type faultList []emulator.Fault
+
+func (f *faultList) String() string {
+	var s []string
+	for _, x := range *f {
+		s = append(s, x.String())
+	}
+	return strings.Join(s, ",")
+}
+
+func (f *faultList) Set(v string) error {
+	x, err := emulator.ParseFault(v)
+	if err != nil {
+		return err
+	}
+	*f = append(*f, x)
+	return nil
+}
+
+// run is the whole command; it returns the exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("acsidentity-emulator", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		addr        = fs.String("addr", emulator.DefaultAddr, "`host:port` to listen on; port 0 picks a free port (the printed connection string shows it)")
+		key         = fs.String("key", "", "base64 access key that requests must be signed with (default: the public development key emulator.DevelopmentKey)")
+		resourceID  = fs.String("resource-id", "", "resource `GUID` used in identity IDs 8:acs:<GUID>_<unique> (default "+emulator.DevelopmentResourceID+")")
+		dataFile    = fs.String("data", "", "`file` to keep state in across restarts (identities, custom IDs, assignments, revocations, signing key); empty keeps it in memory")
+		useTLS      = fs.Bool("tls", false, "serve HTTPS with a self-signed certificate for 127.0.0.1, ::1 and localhost, made at start")
+		certOut     = fs.String("cert-out", filepath.Join(os.TempDir(), "acsidentity-emulator.crt"), "`file` to write the -tls certificate to (PEM), e.g. for NODE_EXTRA_CA_CERTS or SSL_CERT_FILE")
+		allowBearer = fs.Bool("allow-bearer", false, "also accept Microsoft Entra ID bearer tokens with aud https://communication.azure.com (their signatures are NOT checked)")
+		throttle    = fs.Bool("throttle", false, "enforce the service's per-30-second limits with 429 and Retry-After")
+		maxBody     = fs.Int64("max-body", 1<<20, "largest request body in `bytes` (413 above it)")
+		pageSize    = fs.Int("page-size", 100, "page size of the Entra assignment list")
+		verbose     = fs.Bool("v", false, "log every request (method, path, status, duration) to standard error; keys and tokens are never logged")
+		faults      faultList
+	)
+	fs.Var(&faults, "fault", "inject a fault (repeatable); `spec` is STATUS|drop[:COUNT[:OPERATION]][:after-commit][:retry-after=SECONDS], e.g. 503:3:create, 503:1:create:after-commit, drop:1, 429:2:issueToken:retry-after=5; operations: "+strings.Join(emulator.Operations(), ", "))
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: acsidentity-emulator [flags]\n\nServes an emulator of the Azure Communication Services Identity REST API and prints its\nconnection string (endpoint=...;accesskey=...) on standard output. SIGINT/SIGTERM stop it.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "acsidentity-emulator: unexpected arguments: %s\n", strings.Join(fs.Args(), " "))
+		return 2
+	}
+	opts := &emulator.Options{
+		AccessKey:    *key,
+		ResourceID:   *resourceID,
+		AllowBearer:  *allowBearer,
+		Throttle:     *throttle,
+		DataFile:     *dataFile,
+		MaxBodyBytes: *maxBody,
+		PageSize:     *pageSize,
+	}
+	if *verbose {
+		opts.Logger = slog.New(slog.NewTextHandler(stderr, nil))
+	}
+	srv, err := emulator.Listen(*addr, opts, *useTLS)
+	if err != nil {
+		fmt.Fprintf(stderr, "acsidentity-emulator: %v\n", err)
+		return 1
+	}
+	for _, f := range faults {
+		srv.Emulator.InjectFault(f)
+	}
+	if *useTLS {
+		if err := os.WriteFile(*certOut, srv.CertificatePEM(), 0o644); err != nil {
+			fmt.Fprintf(stderr, "acsidentity-emulator: writing the certificate: %v\n", err)
+			srv.Close()
+			return 1
+		}
+		fmt.Fprintf(stderr, "acsidentity-emulator: TLS certificate written to %s\n", *certOut)
+	}
+	fmt.Fprintf(stderr, "acsidentity-emulator: serving on %s\n", srv.URL)
+	fmt.Fprintln(stdout, srv.ConnectionString())
+	if f, ok := stdout.(*os.File); ok {
+		f.Sync()
+	}
+	<-ctx.Done()
+	fmt.Fprintln(stderr, "acsidentity-emulator: shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		fmt.Fprintf(stderr, "acsidentity-emulator: shutdown: %v\n", err)
+		return 1
+	}
+	return 0
+}
