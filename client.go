@@ -54,6 +54,7 @@ type Client struct {
 	endpoint   string // scheme://host[/base], no trailing slash
 	apiVersion string
 	retry      policy.RetryOptions
+	entra      bool // authenticates with an Entra ID token credential
 }
 
 // NewClientFromConnectionString returns a Client for the resource of
@@ -96,7 +97,12 @@ func NewClient(endpoint string, cred azcore.TokenCredential, options *ClientOpti
 	bearer := runtime.NewBearerTokenPolicy(cred, []string{entraScope}, &policy.BearerTokenOptions{
 		InsecureAllowCredentialWithHTTP: true,
 	})
-	return newClient(endpoint, bearer, options)
+	c, err := newClient(endpoint, bearer, options)
+	if err != nil {
+		return nil, err
+	}
+	c.entra = true
+	return c, nil
 }
 
 // newClient is where every constructor ends: one pipeline shape for every
@@ -335,6 +341,36 @@ func (c *Client) DeleteUser(ctx context.Context, user CommunicationUserIdentifie
 	return resp, err
 }
 
+// GetUserOptions contains the optional parameters of Client.GetUser.
+// It has none yet.
+type GetUserOptions struct{}
+
+// GetUserResponse is the result of Client.GetUser.
+type GetUserResponse struct {
+	CommunicationUserDetail
+}
+
+// GetUser returns an identity's custom ID and the time a token was last
+// issued to it. It needs api-version 2025-03-02-preview.
+//
+// If the operation fails it returns an *azcore.ResponseError.
+func (c *Client) GetUser(ctx context.Context, user CommunicationUserIdentifier, options *GetUserOptions) (resp GetUserResponse, err error) {
+	if err := checkUser(user); err != nil {
+		return resp, err
+	}
+	if err := c.require(wire.FeatureGetIdentity); err != nil {
+		return resp, err
+	}
+	ctx, endSpan := runtime.StartSpan(ctx, "Client.GetUser", c.internal.Tracer(), nil)
+	defer func() { endSpan(err) }()
+	var out wire.Identity
+	if err := c.do(ctx, http.MethodGet, "/identities/"+escapeSegment(user.ID), nil, &out, http.StatusOK); err != nil {
+		return resp, err
+	}
+	resp.CommunicationUserDetail, err = userDetail(out)
+	return resp, err
+}
+
 // GetTokenForTeamsUserOptions contains the optional parameters of
 // Client.GetTokenForTeamsUser. It has none yet.
 type GetTokenForTeamsUserOptions struct{}
@@ -354,10 +390,8 @@ type GetTokenForTeamsUserResponse struct {
 //
 // If the operation fails it returns an *azcore.ResponseError.
 func (c *Client) GetTokenForTeamsUser(ctx context.Context, teamsUserAADToken, clientID, userObjectID string, options *GetTokenForTeamsUserOptions) (resp GetTokenForTeamsUserResponse, err error) {
-	for _, a := range [...]struct{ name, value string }{{"teamsUserAADToken", teamsUserAADToken}, {"clientID", clientID}, {"userObjectID", userObjectID}} {
-		if strings.TrimSpace(a.value) == "" {
-			return resp, fmt.Errorf("acsidentity: %w: %s is empty", ErrMissingArgument, a.name)
-		}
+	if err := nonEmpty("teamsUserAADToken", teamsUserAADToken, "clientID", clientID, "userObjectID", userObjectID); err != nil {
+		return resp, err
 	}
 	if err := c.require(wire.FeatureTeamsUserExchange); err != nil {
 		return resp, err
@@ -373,13 +407,20 @@ func (c *Client) GetTokenForTeamsUser(ctx context.Context, teamsUserAADToken, cl
 	return resp, err
 }
 
-// do sends one operation: it builds the request from the endpoint and path,
-// marshals body (nil: none), checks the status against ok and unmarshals the
-// response into out (nil: the body is discarded).
+// do sends one operation to the endpoint's path and decodes the answer; see send.
 func (c *Client) do(ctx context.Context, method, path string, body, out any, ok ...int) error {
-	req, err := runtime.NewRequest(ctx, method, c.endpoint+path)
+	_, err := c.send(ctx, method, c.endpoint+path, "", body, out, ok...)
+	return err
+}
+
+// send sends one request: it builds it for rawURL with the client's
+// api-version, marshals body (nil: none) as JSON with contentType ("":
+// application/json), checks the status against ok and unmarshals the
+// response into out (nil: the body is discarded). It returns the status.
+func (c *Client) send(ctx context.Context, method, rawURL, contentType string, body, out any, ok ...int) (int, error) {
+	req, err := runtime.NewRequest(ctx, method, rawURL)
 	if err != nil {
-		return fmt.Errorf("acsidentity: %w", err)
+		return 0, fmt.Errorf("acsidentity: %w", err)
 	}
 	q := req.Raw().URL.Query()
 	q.Set("api-version", c.apiVersion)
@@ -387,24 +428,27 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any, ok 
 	req.Raw().Header["Accept"] = []string{"application/json"}
 	if body != nil {
 		if err := runtime.MarshalAsJSON(req, body); err != nil {
-			return fmt.Errorf("acsidentity: %w", err)
+			return 0, fmt.Errorf("acsidentity: %w", err)
+		}
+		if contentType != "" {
+			req.Raw().Header.Set("Content-Type", contentType)
 		}
 	}
 	resp, err := c.internal.Pipeline().Do(req)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if !runtime.HasStatusCode(resp, ok...) {
-		return runtime.NewResponseError(resp)
+		return resp.StatusCode, runtime.NewResponseError(resp)
 	}
-	if out == nil {
+	if out == nil || resp.StatusCode == http.StatusNoContent {
 		runtime.Drain(resp)
-		return nil
+		return resp.StatusCode, nil
 	}
 	if err := runtime.UnmarshalAsJSON(resp, out); err != nil {
-		return fmt.Errorf("acsidentity: decoding the service's response (HTTP %d): %w", resp.StatusCode, err)
+		return resp.StatusCode, fmt.Errorf("acsidentity: decoding the service's response (HTTP %d): %w", resp.StatusCode, err)
 	}
-	return nil
+	return resp.StatusCode, nil
 }
 
 // createContext returns ctx with the retry rule of a create: with a custom ID
@@ -427,6 +471,16 @@ func retryCreate(resp *http.Response, err error) bool {
 	}
 	var opErr *net.OpError
 	return errors.As(err, &opErr) && opErr.Op == "dial"
+}
+
+// nonEmpty checks name/value pairs and names the first empty one.
+func nonEmpty(pairs ...string) error {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if strings.TrimSpace(pairs[i+1]) == "" {
+			return fmt.Errorf("acsidentity: %w: %s is empty", ErrMissingArgument, pairs[i])
+		}
+	}
+	return nil
 }
 
 func checkUser(user CommunicationUserIdentifier) error {

@@ -206,6 +206,12 @@ func TestOperationsOnTheWire(t *testing.T) {
 			wantResp: DeleteUserResponse{},
 		},
 		{
+			name: "GetUser", version: "2025-03-02-preview", call: func(c *Client) (any, error) { return c.GetUser(ctx, user, nil) },
+			status: 200, answer: `{"id":"` + userID + `","customId":"alice","lastTokenIssuedAt":"2025-07-10T21:39:39.3244584+00:00"}`,
+			wantMethod: "GET", wantPath: "/identities/" + escUser,
+			wantResp: GetUserResponse{CommunicationUserDetail{User: user, CustomID: "alice", LastTokenIssuedAt: wantExpires}},
+		},
+		{
 			name: "GetTokenForTeamsUser", call: func(c *Client) (any, error) {
 				return c.GetTokenForTeamsUser(ctx, "aad-token", "app-id", "object-id", nil)
 			},

@@ -21,6 +21,10 @@ var (
 	// ErrInsecureTransport means a credential would have been sent over plain
 	// HTTP to a host that is not loopback. The error is not retried.
 	ErrInsecureTransport = errors.New("credentials are sent only over HTTPS")
+	// ErrEntraIDRequired means an operation in which the caller's own Entra ID
+	// identity is exchanged was called on a client made with an access key;
+	// make the client with NewClient.
+	ErrEntraIDRequired = errors.New("operation needs a client that authenticates with Entra ID (NewClient)")
 )
 
 // APIVersionError is returned, before any I/O, when a method or an option
