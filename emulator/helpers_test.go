@@ -93,6 +93,21 @@ type req struct {
 
 func (c *client) send(r req) *response {
 	c.t.Helper()
+	resp, err := c.hc.Do(c.build(r))
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", r.method, r.path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return &response{status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+// build makes the signed request r describes.
+func (c *client) build(r req) *http.Request {
+	c.t.Helper()
 	var body []byte
 	switch b := r.body.(type) {
 	case nil:
@@ -133,16 +148,7 @@ func (c *client) send(r req) *response {
 	if r.mutate != nil {
 		r.mutate(hr)
 	}
-	resp, err := c.hc.Do(hr)
-	if err != nil {
-		c.t.Fatalf("%s %s: %v", r.method, r.path, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	return &response{status: resp.StatusCode, header: resp.Header, body: b}
+	return hr
 }
 
 func idPath(id string, rest string, version string) string {

@@ -120,7 +120,7 @@ func TestTeamsExtension(t *testing.T) {
 	if st := srv.Emulator.Introspect(res.AccessToken.Token); st.Status != StatusRevoked {
 		t.Errorf("after revoke %+v", st)
 	}
-	mustStatus(t, c.send(req{method: "POST", path: xpath, body: `{}`}), 403)                               // HMAC caller
+	mustStatus(t, c.send(req{method: "POST", path: xpath, body: `{}`}), 403)                                   // HMAC caller
 	mustStatus(t, c.send(req{method: "POST", path: xpath, body: `{}`, bearer: bearer(guid(23), client)}), 403) // no assignment
 	mustStatus(t, c.send(req{method: "POST", path: xpath, body: `{}`, bearer: bearer(user, guid(24))}), 403)   // client not listed
 	mustStatus(t, c.send(req{method: "DELETE", path: apath}), 204)
