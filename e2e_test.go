@@ -437,7 +437,7 @@ func TestEmulatorEntraIDAndTeams(t *testing.T) {
 	}
 	if _, err := preview.UpdateEntraAssignments(ctx, map[string]*acsidentity.EntraAssignmentUpdate{
 		ids[4]: nil,
-		oid:  {TenantID: tid, PrincipalType: acsidentity.EntraPrincipalTypeUser, ClientIDs: []string{app}},
+		oid:    {TenantID: tid, PrincipalType: acsidentity.EntraPrincipalTypeUser, ClientIDs: []string{app}},
 	}, nil); err != nil {
 		t.Fatal(err)
 	}
