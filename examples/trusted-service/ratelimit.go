@@ -60,8 +60,9 @@ func (l *limiter) allow(key string) (bool, time.Duration) {
 		b.tokens--
 		return true, 0
 	}
-	wait := time.Duration((1 - b.tokens) / l.rate * float64(time.Second))
-	return false, wait
+	// Rounded up to the millisecond, which also absorbs float error.
+	ms := math.Ceil((1 - b.tokens) / l.rate * 1e3)
+	return false, time.Duration(ms) * time.Millisecond
 }
 
 // sweep drops the buckets that have refilled completely: they are the same

@@ -1,0 +1,253 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestFunctionsConfigMatchesRoutes checks host.json and every function.json
+// against the handler's route table: the host forwards /api/<route> only
+// for declared functions and methods, and a declared function the handler
+// does not serve is the classic custom-handler 404.
+func TestFunctionsConfigMatchesRoutes(t *testing.T) {
+	t.Parallel()
+	var host struct {
+		Version       string `json:"version"`
+		CustomHandler struct {
+			Description struct {
+				DefaultExecutablePath string `json:"defaultExecutablePath"`
+				WorkingDirectory      string `json:"workingDirectory"`
+			} `json:"description"`
+			EnableForwardingHTTPRequest bool `json:"enableForwardingHttpRequest"`
+		} `json:"customHandler"`
+		Extensions struct {
+			HTTP struct {
+				RoutePrefix *string `json:"routePrefix"`
+			} `json:"http"`
+		} `json:"extensions"`
+	}
+	readJSONFile(t, "host.json", &host)
+	if host.Version != "2.0" {
+		t.Errorf("host.json version = %q, want 2.0", host.Version)
+	}
+	if got := host.CustomHandler.Description.DefaultExecutablePath; got != "handler" {
+		t.Errorf("defaultExecutablePath = %q, want handler (the documented build output)", got)
+	}
+	if !host.CustomHandler.EnableForwardingHTTPRequest {
+		t.Error("enableForwardingHttpRequest is not true: the handler would get invocation payloads, not HTTP requests")
+	}
+	prefix := "api"
+	if p := host.Extensions.HTTP.RoutePrefix; p != nil {
+		prefix = *p
+	}
+
+	files, err := filepath.Glob("*/function.json")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no function.json files (err %v)", err)
+	}
+	declared := map[string][]string{} // path -> methods
+	for _, f := range files {
+		var fn struct {
+			Bindings []struct {
+				Type      string   `json:"type"`
+				Direction string   `json:"direction"`
+				Name      string   `json:"name"`
+				AuthLevel string   `json:"authLevel"`
+				Methods   []string `json:"methods"`
+				Route     string   `json:"route"`
+			} `json:"bindings"`
+		}
+		readJSONFile(t, f, &fn)
+		// Forwarding applies only to exactly one httpTrigger in and one
+		// http out (the host's IsHttpInAndOutFunction).
+		if len(fn.Bindings) != 2 {
+			t.Errorf("%s: %d bindings, want an httpTrigger and an http output", f, len(fn.Bindings))
+			continue
+		}
+		in, out := fn.Bindings[0], fn.Bindings[1]
+		if in.Type != "httpTrigger" || in.Direction != "in" || out.Type != "http" || out.Direction != "out" {
+			t.Errorf("%s: bindings are %s/%s and %s/%s, want httpTrigger/in and http/out", f, in.Type, in.Direction, out.Type, out.Direction)
+		}
+		if !slices.Contains([]string{"anonymous", "function", "admin"}, in.AuthLevel) {
+			t.Errorf("%s: authLevel %q", f, in.AuthLevel)
+		}
+		if len(in.Methods) == 0 {
+			t.Errorf("%s: no methods: the host would forward every method", f)
+		}
+		route := in.Route
+		if route == "" {
+			route = filepath.Base(filepath.Dir(f)) // the function's name
+		}
+		path := "/" + strings.Trim(prefix+"/"+route, "/")
+		if _, dup := declared[path]; dup {
+			t.Errorf("%s: route %s declared twice", f, path)
+		}
+		var methods []string
+		for _, m := range in.Methods {
+			methods = append(methods, strings.ToUpper(m))
+		}
+		declared[path] = methods
+	}
+
+	served := map[string][]string{}
+	for _, rt := range routes {
+		if rt.path == "/" {
+			continue // the health probe: the host calls it directly
+		}
+		served[rt.path] = rt.methods
+	}
+	for path, methods := range declared {
+		got, ok := served[path]
+		if !ok {
+			t.Errorf("function route %s is not served by the handler", path)
+			continue
+		}
+		if !sameSet(methods, got) {
+			t.Errorf("%s: function.json methods %v, handler methods %v", path, methods, got)
+		}
+	}
+	for path := range served {
+		if _, ok := declared[path]; !ok {
+			t.Errorf("handler route %s has no function.json: the host would never forward it", path)
+		}
+	}
+}
+
+func sameSet(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
+}
+
+func readJSONFile(t *testing.T, name string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+}
+
+func TestLocalSettingsExample(t *testing.T) {
+	t.Parallel()
+	var ls struct {
+		Values map[string]string `json:"Values"`
+	}
+	readJSONFile(t, "local.settings.json.example", &ls)
+	if ls.Values["FUNCTIONS_WORKER_RUNTIME"] != "Custom" {
+		t.Errorf("FUNCTIONS_WORKER_RUNTIME = %q, want Custom", ls.Values["FUNCTIONS_WORKER_RUNTIME"])
+	}
+	// The example must pass loadConfig once its placeholders are filled in.
+	env := func(name string) string {
+		v := ls.Values[name]
+		if name == envConnectionString {
+			return "endpoint=https://contoso.communication.azure.com/;accesskey=" + "c2VjcmV0"
+		}
+		return strings.NewReplacer("<tenant-id>", "tenant", "<client-id-of-your-api-app-registration>", "client").Replace(v)
+	}
+	if _, err := loadConfig(nil, env, io.Discard); err != nil {
+		t.Fatalf("loadConfig(local.settings.json.example) = %v", err)
+	}
+}
+
+func TestLoadConfig(t *testing.T) {
+	t.Parallel()
+	const cs = "endpoint=https://contoso.communication.azure.com/;accesskey=c2VjcmV0"
+	oidc := map[string]string{
+		envOIDCIssuer: "https://login.microsoftonline.com/t/v2.0", envOIDCAudience: "api://x",
+		envOIDCJWKSURL: "https://login.microsoftonline.com/t/discovery/v2.0/keys",
+	}
+	merge := func(ms ...map[string]string) map[string]string {
+		out := map[string]string{}
+		for _, m := range ms {
+			for k, v := range m {
+				out[k] = v
+			}
+		}
+		return out
+	}
+	cases := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		wantErr string // substring; "" means success
+		check   func(*testing.T, *config)
+	}{
+		{name: "nothing: emulator, anonymous, port 7071", check: func(t *testing.T, c *config) {
+			if c.backend != backendEmulator || !c.allowAnonymous || c.addr != "127.0.0.1:7071" || c.oidc != nil {
+				t.Errorf("config = %+v", c)
+			}
+		}},
+		{name: "Functions port", env: map[string]string{envFunctionsPort: "40123"}, check: func(t *testing.T, c *config) {
+			if c.addr != "127.0.0.1:40123" {
+				t.Errorf("addr = %q", c.addr)
+			}
+		}},
+		{name: "-addr wins", args: []string{"-addr", ":8080"}, env: map[string]string{envFunctionsPort: "40123"}, check: func(t *testing.T, c *config) {
+			if c.addr != ":8080" {
+				t.Errorf("addr = %q", c.addr)
+			}
+		}},
+		{name: "bad Functions port", env: map[string]string{envFunctionsPort: "http"}, wantErr: envFunctionsPort},
+		{name: "real resource without authentication is refused", env: map[string]string{envConnectionString: cs},
+			wantErr: "set " + envOIDCIssuer + ", " + envOIDCAudience + " and " + envOIDCJWKSURL},
+		{name: "endpoint without authentication is refused", env: map[string]string{envEndpoint: "https://contoso.communication.azure.com"}, wantErr: envAllowAnonymous + "=true"},
+		{name: "real resource, anonymous allowed", env: map[string]string{envConnectionString: cs, envAllowAnonymous: "true"}, check: func(t *testing.T, c *config) {
+			if c.backend != backendConnectionString || !c.allowAnonymous {
+				t.Errorf("config = %+v", c)
+			}
+		}},
+		{name: "endpoint with OIDC", env: merge(oidc, map[string]string{envEndpoint: "https://contoso.communication.azure.com"}), check: func(t *testing.T, c *config) {
+			if c.backend != backendEntra || c.allowAnonymous || c.oidc == nil || c.oidc.minRefresh != defaultMinRefresh {
+				t.Errorf("config = %+v", c)
+			}
+		}},
+		{name: "both connection string and endpoint", env: map[string]string{envConnectionString: cs, envEndpoint: "https://x.communication.azure.com", envAllowAnonymous: "true"}, wantErr: "both"},
+		{name: "http endpoint", env: map[string]string{envEndpoint: "http://x.communication.azure.com", envAllowAnonymous: "1"}, wantErr: "https"},
+		{name: "partial OIDC", env: map[string]string{envOIDCIssuer: "https://i"}, wantErr: "missing: " + envOIDCAudience + ", " + envOIDCJWKSURL},
+		{name: "OIDC option without OIDC", env: map[string]string{envOIDCScope: "x"}, wantErr: envOIDCScope},
+		{name: "plain-http JWKS", env: merge(oidc, map[string]string{envOIDCJWKSURL: "http://idp.example/keys"}), wantErr: "https"},
+		{name: "loopback http JWKS", env: merge(oidc, map[string]string{envOIDCJWKSURL: "http://127.0.0.1:9/keys"})},
+		{name: "unknown algorithm", env: merge(oidc, map[string]string{envOIDCAlgorithms: "RS256,HS256"}), wantErr: "HS256"},
+		{name: "none algorithm", env: merge(oidc, map[string]string{envOIDCAlgorithms: "none"}), wantErr: "none"},
+		{name: "bad anonymous flag", env: map[string]string{envAllowAnonymous: "yes please"}, wantErr: envAllowAnonymous},
+		{name: "bad rate", env: map[string]string{envRatePerMinute: "-1"}, wantErr: envRatePerMinute},
+		{name: "bad burst", env: map[string]string{envRateBurst: "0"}, wantErr: envRateBurst},
+		{name: "short custom ID key", env: map[string]string{envCustomIDKey: "c2VjcmV0"}, wantErr: envCustomIDKey},
+		{name: "stray argument", args: []string{"serve"}, wantErr: "unexpected argument"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := loadConfig(tc.args, func(k string) string { return tc.env[k] }, io.Discard)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("loadConfig = %v, want an error containing %q", err, tc.wantErr)
+				}
+				if strings.Contains(err.Error(), "c2VjcmV0") {
+					t.Errorf("the error shows a secret: %v", err)
+				}
+				var ce *configError
+				if !errors.As(err, &ce) {
+					t.Errorf("error %T is not a *configError", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("loadConfig: %v", err)
+			}
+			if tc.check != nil {
+				tc.check(t, c)
+			}
+		})
+	}
+}

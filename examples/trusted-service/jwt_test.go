@@ -1,0 +1,314 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+const (
+	testIssuer   = "https://idp.example/tenant/v2.0"
+	testAudience = "api://trusted-service"
+)
+
+// fakeClock is a settable clock.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// newTestValidator returns a validator of p's tokens on clock.
+func newTestValidator(p *idp, clock *fakeClock, minRefresh time.Duration, algs ...string) (*validator, *jwksCache) {
+	if len(algs) == 0 {
+		algs = defaultAlgorithms()
+	}
+	cache := &jwksCache{url: p.jwksURL(), client: http.DefaultClient, minRefresh: minRefresh, now: clock.now, logger: discard}
+	return &validator{issuer: testIssuer, audiences: []string{"other", testAudience}, algorithms: algs, keys: cache, now: clock.now}, cache
+}
+
+// goodClaims are valid claims at now.
+func goodClaims(now time.Time, sub string) map[string]any {
+	return map[string]any{
+		"iss": testIssuer, "aud": testAudience, "sub": sub,
+		"iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(time.Hour).Unix(),
+		"oid": "00000000-0000-0000-0000-0000000000aa", "scp": "access_as_user other",
+	}
+}
+
+func with(m map[string]any, kv ...any) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	for i := 0; i < len(kv); i += 2 {
+		if kv[i+1] == nil {
+			delete(out, kv[i].(string))
+		} else {
+			out[kv[i].(string)] = kv[i+1]
+		}
+	}
+	return out
+}
+
+func TestValidatorAcceptsEveryAllowedAlgorithm(t *testing.T) {
+	t.Parallel()
+	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	var keys []*testKey
+	for _, alg := range defaultAlgorithms() {
+		keys = append(keys, newTestKey(t, "kid-"+alg, alg))
+	}
+	p := newIDP(t, keys...)
+	v, _ := newTestValidator(p, clock, time.Minute)
+	for _, k := range keys {
+		t.Run(k.alg, func(t *testing.T) {
+			c, err := v.validate(context.Background(), k.sign(t, goodClaims(clock.now(), "alice"), nil))
+			if err != nil {
+				t.Fatalf("validate: %v", err)
+			}
+			if c.Subject != "alice" || c.Issuer != testIssuer || c.ObjectID == "" {
+				t.Errorf("claims = %+v", c)
+			}
+		})
+	}
+}
+
+func TestValidatorRejects(t *testing.T) {
+	t.Parallel()
+	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	rs := newTestKey(t, "rs", "RS256")
+	es := newTestKey(t, "es", "ES256")
+	ed := newTestKey(t, "ed", "EdDSA")
+	p := newIDP(t, rs, es, ed)
+	v, _ := newTestValidator(p, clock, time.Minute)
+	now := clock.now()
+	good := goodClaims(now, "alice")
+	otherRSA := &testKey{kid: "rs", alg: "RS256", priv: rsaKey(t, 1)} // same kid, wrong key
+
+	cases := []struct {
+		name, token, want string
+	}{
+		{"wrong audience", rs.sign(t, with(good, "aud", "api://someone-else"), nil), "audience"},
+		{"audience list without ours", rs.sign(t, with(good, "aud", []string{"a", "b"}), nil), "audience"},
+		{"wrong issuer", rs.sign(t, with(good, "iss", "https://evil.example/v2.0"), nil), "issuer"},
+		{"no issuer", rs.sign(t, with(good, "iss", nil), nil), "issuer"},
+		{"expired beyond skew", rs.sign(t, with(good, "exp", now.Add(-clockSkew-time.Second).Unix()), nil), "expired"},
+		{"no exp", rs.sign(t, with(good, "exp", nil), nil), "expiry"},
+		{"exp not a number", rs.sign(t, with(good, "exp", "tomorrow"), nil), "malformed"},
+		{"not yet valid", rs.sign(t, with(good, "nbf", now.Add(clockSkew+time.Minute).Unix()), nil), "not valid yet"},
+		{"issued in the future", rs.sign(t, with(good, "iat", now.Add(clockSkew+time.Minute).Unix()), nil), "future"},
+		{"no subject", rs.sign(t, with(good, "sub", nil), nil), "subject"},
+		{"alg none", rs.sign(t, good, map[string]any{"alg": "none"}), "not signed"},
+		{"alg None", rs.sign(t, good, map[string]any{"alg": "None"}), "not signed"},
+		{"no alg", rs.sign(t, good, map[string]any{"alg": nil}), "not signed"},
+		{"alg HS256 (key confusion)", rs.sign(t, good, map[string]any{"alg": "HS256"}), "algorithm"},
+		{"bad signature", otherRSA.sign(t, good, nil), "signature"},
+		{"tampered payload", tamper(t, rs.sign(t, good, nil)), "signature"},
+		{"RSA key with ES256 header", es.sign(t, good, map[string]any{"kid": "rs"}), "signature"},
+		{"EdDSA key with RS256 header", rs.sign(t, good, map[string]any{"kid": "ed"}), "signature"},
+		{"no kid", rs.sign(t, good, map[string]any{"kid": nil}), "key ID"},
+		{"crit header", rs.sign(t, good, map[string]any{"crit": []string{"exp"}}), "malformed"},
+		{"two parts", "abc.def", "malformed"},
+		{"JWE (five parts)", "a.b.c.d.e", "malformed"},
+		{"garbage header", "!!!.e30.sig", "malformed"},
+		{"huge", strings.Repeat("a", maxTokenBytes+1), "malformed"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := v.validate(context.Background(), tc.token)
+			var ae *authError
+			if !errors.As(err, &ae) {
+				t.Fatalf("validate = %v, want an *authError", err)
+			}
+			if ae.code != "invalid_token" || !strings.Contains(ae.message, tc.want) {
+				t.Errorf("error = %q (%s), want invalid_token containing %q", ae.message, ae.detail, tc.want)
+			}
+		})
+	}
+}
+
+// tamper changes the payload of a JWT, keeping its signature.
+func tamper(t *testing.T, token string) string {
+	parts := strings.Split(token, ".")
+	parts[1] = b64JSON(t, map[string]any{"iss": testIssuer, "aud": testAudience, "sub": "mallory", "exp": 1_900_000_000})
+	return strings.Join(parts, ".")
+}
+
+func TestValidatorClockSkew(t *testing.T) {
+	t.Parallel()
+	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	k := newTestKey(t, "ed", "EdDSA")
+	v, _ := newTestValidator(newIDP(t, k), clock, time.Minute)
+	now := clock.now()
+	// Expired a minute ago, and not valid for another minute: both within
+	// the two minutes of skew.
+	tok := k.sign(t, with(goodClaims(now, "alice"), "exp", now.Add(-time.Minute).Unix(), "nbf", now.Add(time.Minute).Unix(), "iat", now.Add(time.Minute).Unix()), nil)
+	if _, err := v.validate(context.Background(), tok); err != nil {
+		t.Fatalf("validate within the skew: %v", err)
+	}
+	// Fractional NumericDates are allowed.
+	tok = k.sign(t, with(goodClaims(now, "alice"), "exp", float64(now.Unix())+3600.5), nil)
+	if _, err := v.validate(context.Background(), tok); err != nil {
+		t.Fatalf("validate with a fractional exp: %v", err)
+	}
+}
+
+func TestValidatorNarrowedAlgorithms(t *testing.T) {
+	t.Parallel()
+	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	rs, ed := newTestKey(t, "rs", "RS256"), newTestKey(t, "ed", "EdDSA")
+	v, _ := newTestValidator(newIDP(t, rs, ed), clock, time.Minute, "RS256")
+	if _, err := v.validate(context.Background(), rs.sign(t, goodClaims(clock.now(), "a"), nil)); err != nil {
+		t.Fatalf("RS256: %v", err)
+	}
+	_, err := v.validate(context.Background(), ed.sign(t, goodClaims(clock.now(), "a"), nil))
+	var ae *authError
+	if !errors.As(err, &ae) || !strings.Contains(ae.message, "algorithm") {
+		t.Fatalf("EdDSA with only RS256 allowed: %v", err)
+	}
+}
+
+func TestValidatorRequiredScope(t *testing.T) {
+	t.Parallel()
+	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	k := newTestKey(t, "ed", "EdDSA")
+	v, _ := newTestValidator(newIDP(t, k), clock, time.Minute)
+	v.requiredScope = "access_as_user"
+	now := clock.now()
+	for _, c := range []map[string]any{
+		goodClaims(now, "a"),
+		with(goodClaims(now, "a"), "scp", nil, "scope", "access_as_user"),
+		with(goodClaims(now, "a"), "scp", nil, "roles", []string{"access_as_user"}),
+	} {
+		if _, err := v.validate(context.Background(), k.sign(t, c, nil)); err != nil {
+			t.Errorf("validate(%v): %v", c, err)
+		}
+	}
+	_, err := v.validate(context.Background(), k.sign(t, with(goodClaims(now, "a"), "scp", "other"), nil))
+	var ae *authError
+	if !errors.As(err, &ae) || ae.code != "insufficient_scope" {
+		t.Fatalf("validate without the scope = %v, want insufficient_scope", err)
+	}
+}
+
+// TestJWKSRefresh checks the key cache: an unknown kid refreshes the set at
+// most once per minimum interval, and a rotation is picked up.
+func TestJWKSRefresh(t *testing.T) {
+	t.Parallel()
+	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	old, rotated := newTestKey(t, "old", "EdDSA"), newTestKey(t, "new", "ES256")
+	p := newIDP(t, old)
+	v, _ := newTestValidator(p, clock, 5*time.Minute)
+	ctx := context.Background()
+	validate := func(k *testKey) error {
+		_, err := v.validate(ctx, k.sign(t, goodClaims(clock.now(), "alice"), nil))
+		return err
+	}
+
+	if err := validate(old); err != nil {
+		t.Fatalf("old key: %v", err)
+	}
+	if n := p.fetchCount(); n != 1 {
+		t.Fatalf("fetches after the first token = %d, want 1", n)
+	}
+	if err := validate(old); err != nil || p.fetchCount() != 1 {
+		t.Fatalf("a known key must come from the cache: err %v, fetches %d", err, p.fetchCount())
+	}
+
+	// The issuer rotates. Within the minimum interval the new kid is not
+	// fetched: an attacker's made-up kids cannot hammer the issuer.
+	p.setKeys(old, rotated)
+	if err := validate(rotated); err == nil || !strings.Contains(err.Error(), "not known") {
+		t.Fatalf("new key within the minimum interval = %v, want unknown key", err)
+	}
+	if n := p.fetchCount(); n != 1 {
+		t.Fatalf("fetches within the minimum interval = %d, want 1", n)
+	}
+	clock.advance(5 * time.Minute)
+	if err := validate(rotated); err != nil {
+		t.Fatalf("new key after the minimum interval: %v", err)
+	}
+	if n := p.fetchCount(); n != 2 {
+		t.Fatalf("fetches after the rotation = %d, want 2", n)
+	}
+	if err := validate(old); err != nil {
+		t.Fatalf("old key, still published: %v", err)
+	}
+
+	// A kid that never exists: one fetch per interval, then answered from
+	// the cache.
+	ghost := &testKey{kid: "ghost", alg: "EdDSA", priv: old.priv}
+	clock.advance(5 * time.Minute)
+	for range 3 {
+		if err := validate(ghost); err == nil {
+			t.Fatal("unknown kid accepted")
+		}
+	}
+	if n := p.fetchCount(); n != 3 {
+		t.Fatalf("fetches after three unknown-kid tokens = %d, want 3", n)
+	}
+
+	// The old key is withdrawn; once the set is refreshed it is refused.
+	p.setKeys(rotated)
+	clock.advance(jwksMaxAge)
+	if err := validate(old); err == nil {
+		t.Fatal("withdrawn key accepted after the set expired")
+	}
+	if err := validate(rotated); err != nil {
+		t.Fatalf("current key: %v", err)
+	}
+}
+
+func TestJWKSUnavailable(t *testing.T) {
+	t.Parallel()
+	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	k := newTestKey(t, "ed", "EdDSA")
+	p := newIDP(t, k)
+	p.srv.Close() // the issuer is down
+	v, _ := newTestValidator(p, clock, time.Minute)
+	_, err := v.validate(context.Background(), k.sign(t, goodClaims(clock.now(), "a"), nil))
+	var ae *authError
+	if !errors.As(err, &ae) || !ae.unavailable {
+		t.Fatalf("validate with the issuer down = %v, want unavailable", err)
+	}
+}
+
+func TestParseJWKSSkipsUnusableKeys(t *testing.T) {
+	t.Parallel()
+	doc := `{"keys":[
+	 {"kty":"RSA","kid":"short","n":"AQAB","e":"AQAB"},
+	 {"kty":"EC","kid":"offcurve","crv":"P-256","x":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA","y":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"},
+	 {"kty":"oct","kid":"hmac","k":"c2VjcmV0"},
+	 {"kty":"OKP","kid":"enc","use":"enc","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"},
+	 {"kty":"OKP","kid":"ok","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}
+	]}`
+	keys, err := parseJWKS([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 1 || keys["ok"] == nil {
+		t.Fatalf("keys = %v, want only \"ok\"", keys)
+	}
+	if _, err := parseJWKS([]byte(`{"keys":[]}`)); err == nil {
+		t.Fatal("an empty JWKS was accepted")
+	}
+}
