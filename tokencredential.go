@@ -41,7 +41,7 @@ const (
 	// attempt would be less than this away, none is scheduled and GetToken
 	// refreshes on demand once the token has expired.
 	minProactiveRefreshDelay = time.Second
-	// maxJWTExp bounds exp to year 9999 so that any value maps to a time.Time.
+	// maxJWTExp bounds |exp| to the end of year 9999, well inside time.Time.
 	maxJWTExp = 253402300799
 )
 
@@ -61,9 +61,10 @@ type CommunicationTokenCredentialOptions struct {
 	Refresher func(ctx context.Context) (string, error)
 	// RefreshProactively refreshes the token in the background before it
 	// expires, so that GetToken does not wait: 10 minutes before expiry,
-	// then, while the Refresher keeps returning tokens that expire within 10
-	// minutes, each time half the remaining lifetime has passed. It needs a
-	// Refresher.
+	// then, while the Refresher fails or keeps returning tokens that expire
+	// within 10 minutes, each time half the remaining lifetime has passed,
+	// until the next attempt would be less than a second away (GetToken then
+	// refreshes on demand once the token has expired). It needs a Refresher.
 	RefreshProactively bool
 }
 
@@ -402,7 +403,7 @@ func jwtExpiry(token string) (time.Time, error) {
 	// false are not.
 	exp, err := strconv.ParseFloat(string(raw), 64)
 	if err != nil || math.IsNaN(exp) || math.Abs(exp) > maxJWTExp {
-		return time.Time{}, fmt.Errorf("%w: exp is not a number of seconds within years 1 to 9999", ErrInvalidToken)
+		return time.Time{}, fmt.Errorf("%w: exp is not a number of seconds up to the year 9999", ErrInvalidToken)
 	}
 	sec, frac := math.Modf(exp)
 	return time.Unix(int64(sec), int64(math.Round(frac*1e9))).UTC(), nil
@@ -420,9 +421,10 @@ type TrustedServiceRefresherOptions struct {
 	// with the signed-in user's Entra ID token. Its error is returned as is,
 	// wrapped.
 	Authorize func(*http.Request) error
-	// Scopes, when not empty, are sent as the query parameter scope,
-	// comma-separated (as in "GET /token?scope=chat,voip" of the ACS calling
-	// sample). The service decides what to do with them.
+	// Scopes, when not empty, are sent as the query parameter scopes,
+	// comma-separated ("?scopes=chat,voip"), which is what this module's
+	// example trusted service (examples/trusted-service) reads. The service
+	// decides what to do with them.
 	Scopes []TokenScope
 }
 
@@ -501,7 +503,7 @@ func NewTrustedServiceRefresher(tokenURL string, options *TrustedServiceRefreshe
 			if u.RawQuery != "" {
 				u.RawQuery += "&"
 			}
-			u.RawQuery += "scope=" + url.QueryEscape(strings.Join(scopes, ","))
+			u.RawQuery += "scopes=" + url.QueryEscape(strings.Join(scopes, ","))
 		}
 		req, err := http.NewRequestWithContext(ctx, method, u.String(), nil)
 		if err != nil {

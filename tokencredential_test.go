@@ -847,7 +847,7 @@ func TestTrustedServiceRefresher(t *testing.T) {
 		t.Parallel()
 		u := trustedService(t, func(w http.ResponseWriter, r *http.Request) {
 			if r.Method != http.MethodGet || r.URL.Path != "/api/token" ||
-				r.URL.RawQuery != "code=fn%3Dkey&scope=chat%2Cvoip" || r.URL.Query().Get("scope") != "chat,voip" ||
+				r.URL.RawQuery != "code=fn%3Dkey&scopes=chat%2Cvoip" || r.URL.Query().Get("scopes") != "chat,voip" ||
 				r.Header.Get("Authorization") != "Bearer user-token" || r.Header.Get("Accept") != "application/json" {
 				t.Errorf("unexpected request %s %s %v", r.Method, r.URL, r.Header)
 			}
