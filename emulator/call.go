@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -163,12 +162,12 @@ func (c *call) readBody() bool {
 		return true
 	}
 	if ct := r.Header.Get("Content-Type"); ct != "" && c.op.body != "" {
-		mt, _, err := mime.ParseMediaType(ct)
 		want := "application/json"
 		if c.op.body == "merge-patch" {
 			want = "application/merge-patch+json"
 		}
-		if err != nil || !strings.EqualFold(mt, want) {
+		mt, _, _ := strings.Cut(ct, ";")
+		if !strings.EqualFold(strings.TrimSpace(mt), want) {
 			c.fail(http.StatusUnsupportedMediaType, "UnsupportedMediaType", fmt.Sprintf("The content type %q is not supported; use %s.", ct, want), "")
 			return false
 		}
