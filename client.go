@@ -7,6 +7,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -53,8 +54,10 @@ type Client struct {
 	internal   *azcore.Client
 	endpoint   string // scheme://host[/base], no trailing slash
 	apiVersion string
-	retry      policy.RetryOptions
-	entra      bool // authenticates with an Entra ID token credential
+	// versionQuery is "api-version=<apiVersion>", escaped once.
+	versionQuery string
+	retry        policy.RetryOptions
+	entra        bool // authenticates with an Entra ID token credential
 }
 
 // NewClientFromConnectionString returns a Client for the resource of
@@ -119,21 +122,27 @@ func newClient(endpoint string, auth policy.Policy, options *ClientOptions) (*Cl
 	if version == "" {
 		version = DefaultAPIVersion
 	}
-	guard := &transportGuard{allowHTTP: options.InsecureAllowCredentialWithHTTP}
+	// The client sets api-version on every request itself (it needs the
+	// version for its local checks anyway), so azcore's version policy,
+	// which would parse and re-encode every query, is left out.
+	azOptions := options.ClientOptions
+	azOptions.APIVersion = ""
 	internal, err := azcore.NewClient(moduleName, moduleVersion, runtime.PipelineOptions{
 		AllowedHeaders: []string{hmacauth.DateHeader, hmacauth.ContentHashHeader, "MS-CV", "api-supported-versions", "X-Azure-Ref"},
-		APIVersion: runtime.APIVersionOptions{
-			Location: runtime.APIVersionLocationQueryParam,
-			Name:     "api-version",
-		},
-		PerCall:  []policy.Policy{runtime.NewRequestIDPolicy()},
-		PerRetry: []policy.Policy{guard, auth},
-		Tracing:  runtime.TracingOptions{Namespace: "Microsoft.Communication"},
-	}, &options.ClientOptions)
+		PerCall:        []policy.Policy{runtime.NewRequestIDPolicy()},
+		PerRetry:       []policy.Policy{&transportGuard{allowHTTP: options.InsecureAllowCredentialWithHTTP, auth: auth}},
+		Tracing:        runtime.TracingOptions{Namespace: "Microsoft.Communication"},
+	}, &azOptions)
 	if err != nil {
 		return nil, fmt.Errorf("acsidentity: %w", err)
 	}
-	return &Client{internal: internal, endpoint: u.String(), apiVersion: version, retry: options.Retry}, nil
+	return &Client{
+		internal:     internal,
+		endpoint:     u.String(),
+		apiVersion:   version,
+		versionQuery: "api-version=" + url.QueryEscape(version),
+		retry:        options.Retry,
+	}, nil
 }
 
 // APIVersion returns the api-version the client sends.
@@ -142,16 +151,21 @@ func (c *Client) APIVersion() string { return c.apiVersion }
 // Endpoint returns the endpoint the client sends requests to.
 func (c *Client) Endpoint() string { return c.endpoint }
 
-// transportGuard refuses to let a credential leave over plain HTTP unless the
-// host is loopback or the caller opted in.
-type transportGuard struct{ allowHTTP bool }
+// transportGuard runs the auth policy only when the request may carry a
+// credential: over HTTPS, to a loopback host, or when the caller opted in to
+// plain HTTP. It calls auth directly rather than as a pipeline stage, which
+// saves a request copy per try.
+type transportGuard struct {
+	allowHTTP bool
+	auth      policy.Policy
+}
 
 func (g *transportGuard) Do(req *policy.Request) (*http.Response, error) {
 	u := req.Raw().URL
 	if !g.allowHTTP && !strings.EqualFold(u.Scheme, "https") && !hmacauth.IsLoopbackHost(u.Host) {
 		return nil, &insecureTransportError{host: u.Hostname()}
 	}
-	return req.Next()
+	return g.auth.Do(req)
 }
 
 // CreateUserOptions contains the optional parameters of Client.CreateUser.
@@ -422,9 +436,13 @@ func (c *Client) send(ctx context.Context, method, rawURL, contentType string, b
 	if err != nil {
 		return 0, fmt.Errorf("acsidentity: %w", err)
 	}
-	q := req.Raw().URL.Query()
-	q.Set("api-version", c.apiVersion)
-	req.Raw().URL.RawQuery = q.Encode()
+	if u := req.Raw().URL; u.RawQuery == "" {
+		u.RawQuery = c.versionQuery
+	} else { // a service-given next link: keep its query, set the version
+		q := u.Query()
+		q.Set("api-version", c.apiVersion)
+		u.RawQuery = q.Encode()
+	}
 	req.Raw().Header["Accept"] = []string{"application/json"}
 	if body != nil {
 		if err := runtime.MarshalAsJSON(req, body); err != nil {
