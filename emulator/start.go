@@ -10,6 +10,9 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"io"
+	"log"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
@@ -60,7 +63,12 @@ func Listen(addr string, opts *Options, useTLS bool) (*Server, error) {
 		Handler:           e,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          nil,
+		// Connection-level errors (such as a client that does not trust
+		// the certificate) go to the Logger, or nowhere.
+		ErrorLog: log.New(io.Discard, "", 0),
+	}
+	if opts != nil && opts.Logger != nil {
+		s.srv.ErrorLog = slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn)
 	}
 	scheme := "http"
 	if useTLS {
