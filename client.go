@@ -234,6 +234,16 @@ type CreateUserAndTokenResponse struct {
 	AccessToken
 }
 
+// String shows the user and when the token expires, never the token.
+func (r CreateUserAndTokenResponse) String() string {
+	return fmt.Sprintf("{User:%s CustomID:%q ExpiresOn:%s Token:REDACTED}", r.User.ID, r.CustomID, r.ExpiresOn.Format(time.RFC3339))
+}
+
+// GoString is String, for %#v.
+func (r CreateUserAndTokenResponse) GoString() string {
+	return "acsidentity.CreateUserAndTokenResponse" + r.String()
+}
+
 // CreateUserAndToken creates an identity and issues it an access token with
 // scopes, in one call. It is retried like CreateUser.
 //

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 
@@ -65,6 +66,16 @@ type ExchangeEntraTokenResponse struct {
 	// User is the ACS identity of the Entra principal.
 	User CommunicationUserIdentifier
 	AccessToken
+}
+
+// String shows the user and when the token expires, never the token.
+func (r ExchangeEntraTokenResponse) String() string {
+	return "{User:" + r.User.ID + " ExpiresOn:" + r.ExpiresOn.Format(time.RFC3339) + " Token:REDACTED}"
+}
+
+// GoString is String, for %#v.
+func (r ExchangeEntraTokenResponse) GoString() string {
+	return "acsidentity.ExchangeEntraTokenResponse" + r.String()
 }
 
 // ExchangeEntraToken exchanges the Entra ID identity the client

@@ -17,3 +17,12 @@ type AccessToken struct {
 	// ExpiresOn is when the token expires, as the service reported it.
 	ExpiresOn time.Time
 }
+
+// String shows when the token expires, never the token, so that printing
+// or logging a response does not leak it.
+func (t AccessToken) String() string {
+	return "{Token:REDACTED ExpiresOn:" + t.ExpiresOn.Format(time.RFC3339) + "}"
+}
+
+// GoString is String, for %#v.
+func (t AccessToken) GoString() string { return "acsidentity.AccessToken" + t.String() }

@@ -98,3 +98,32 @@ func TestNoSecretInLogsOrErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestPrintingResponsesHidesTokens: a response printed with any verb shows
+// no token, and still shows its user.
+func TestPrintingResponsesHidesTokens(t *testing.T) {
+	t.Parallel()
+	tok := AccessToken{Token: jwt, ExpiresOn: wantExpires}
+	user := CommunicationUserIdentifier{ID: userID}
+	for _, tc := range []struct {
+		v        any
+		showUser bool
+	}{
+		{tok, false}, {&tok, false},
+		{GetTokenResponse{tok}, false}, {GetTokenForTeamsUserResponse{tok}, false},
+		{CreateUserAndTokenResponse{CommunicationUserDetail{User: user}, tok}, true},
+		{ExchangeTeamsExtensionTokenResponse{User: user, AccessToken: tok}, true},
+		{ExchangeEntraTokenResponse{User: user, AccessToken: tok}, true},
+	} {
+		s := fmtAll(tc.v)
+		if strings.Contains(s, jwt) || strings.Contains(s, "eyJ") {
+			t.Errorf("%T prints its token: %s", tc.v, s)
+		}
+		if tc.showUser && !strings.Contains(s, userID) {
+			t.Errorf("%T hides its user: %s", tc.v, s)
+		}
+		if !strings.Contains(s, "2025-07-10T21:39:39Z") {
+			t.Errorf("%T hides its expiry: %s", tc.v, s)
+		}
+	}
+}

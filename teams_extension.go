@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 
@@ -52,6 +53,16 @@ type ExchangeTeamsExtensionTokenResponse struct {
 	// User is the Teams extension user, 8:acs:<resource>_<tenant>_<user>.
 	User CommunicationUserIdentifier
 	AccessToken
+}
+
+// String shows the user and when the token expires, never the token.
+func (r ExchangeTeamsExtensionTokenResponse) String() string {
+	return "{User:" + r.User.ID + " ExpiresOn:" + r.ExpiresOn.Format(time.RFC3339) + " Token:REDACTED}"
+}
+
+// GoString is String, for %#v.
+func (r ExchangeTeamsExtensionTokenResponse) GoString() string {
+	return "acsidentity.ExchangeTeamsExtensionTokenResponse" + r.String()
 }
 
 // ExchangeTeamsExtensionToken exchanges the Entra ID identity the client
