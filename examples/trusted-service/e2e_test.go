@@ -767,6 +767,8 @@ func TestEndToEndZeroConfig(t *testing.T) {
 	if c.User.CommunicationUserID == a.User.CommunicationUserID {
 		t.Error("a call without X-Caller-Id got the named identity")
 	}
+	r := h.send(hostRequest{method: "GET", path: "/api/token", header: map[string]string{devCallerHeader: strings.Repeat("x", maxDevCallerID+1)}})
+	wantError(t, "long X-Caller-Id", r, 400, "InvalidRequest")
 
 	// The token verifies with the embedded emulator's published key.
 	resp, err := http.Get(emURL[1] + emulator.JWKSPath)
