@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"mime"
 	"net/http"
 	"slices"
@@ -54,10 +53,9 @@ var routes = []route{
 
 // service holds what the handlers share.
 type service struct {
-	acs    *acsidentity.Client
-	auth   *authenticator
-	limit  *limiter
-	logger *slog.Logger
+	acs   *acsidentity.Client
+	auth  *authenticator
+	limit *limiter
 }
 
 // ServeHTTP routes a request: 404 and 405 first, then authentication and

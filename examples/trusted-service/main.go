@@ -111,7 +111,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		log.Info("per-caller rate limit", "per_minute", cfg.ratePerMinute, "burst", cfg.rateBurst)
 	}
 
-	svc := &service{acs: acs, auth: auth, limit: limit, logger: log}
+	svc := &service{acs: acs, auth: auth, limit: limit}
 	srv := &http.Server{
 		Handler:           withLogging(log, svc),
 		ReadHeaderTimeout: readHeaderTimeout,
