@@ -56,6 +56,8 @@ type persister struct {
 	failGen    uint64
 	failedUpTo uint64
 	failErr    error
+
+	lock *os.File // held until close
 }
 
 func (p *persister) mark() { p.want.Add(1) }
@@ -101,7 +103,14 @@ func (p *persister) write() error {
 	return writeFileAtomic(p.path, b)
 }
 
-func (p *persister) close() error { return p.sync() }
+// close saves what is pending and releases the data file.
+func (p *persister) close() error {
+	err := p.sync()
+	if p.lock != nil {
+		p.lock.Close()
+	}
+	return err
+}
 
 // writeFileAtomic replaces path with data: a temporary file in the same
 // directory is written, synced and renamed over path, then the directory is
@@ -167,9 +176,20 @@ func (e *Emulator) snapshot() ([]byte, error) {
 	return json.MarshalIndent(df, "", " ")
 }
 
+var errDataFileInUse = errors.New("the data file is in use by another emulator")
+
 // openDataFile loads path, or creates it with a fresh signing key.
-func (e *Emulator) openDataFile(path string) error {
-	p := &persister{path: path, snapshot: e.snapshot}
+func (e *Emulator) openDataFile(path string) (err error) {
+	lock, err := lockFile(path)
+	if err != nil {
+		return fmt.Errorf("emulator: data file %s: %w", path, err)
+	}
+	defer func() {
+		if err != nil && lock != nil {
+			lock.Close()
+		}
+	}()
+	p := &persister{path: path, snapshot: e.snapshot, lock: lock}
 	p.cond = sync.NewCond(&p.mu)
 	b, err := os.ReadFile(path)
 	switch {

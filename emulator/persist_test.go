@@ -38,8 +38,10 @@ func TestPersistence(t *testing.T) {
 		t.Fatalf("data file: %v %v", fi, err)
 	}
 	entries, _ := os.ReadDir(dir)
-	if len(entries) != 1 {
-		t.Errorf("temporary files left behind: %v", entries)
+	for _, de := range entries {
+		if de.Name() != "state.json" && de.Name() != "state.json.lock" {
+			t.Errorf("temporary file left behind: %s", de.Name())
+		}
 	}
 	b, _ := os.ReadFile(file)
 	if strings.Contains(string(b), keptTok.Token) || strings.Contains(string(b), DevelopmentKey) {
@@ -117,4 +119,22 @@ func TestPersistenceWriteFailure(t *testing.T) {
 	os.Mkdir(sub, 0o700)
 	mustStatus(t, c.send(req{method: "POST", path: "/identities?api-version=2023-10-01"}), 201)
 	_ = srv
+}
+
+func TestDataFileLock(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "state.json")
+	e, err := New(&Options{DataFile: file})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(&Options{DataFile: file}); err == nil || !strings.Contains(err.Error(), "in use") {
+		t.Errorf("a second emulator opened the data file: %v", err)
+	}
+	e.Close()
+	e2, err := New(&Options{DataFile: file})
+	if err != nil {
+		t.Fatalf("after Close: %v", err)
+	}
+	e2.Close()
 }
