@@ -106,11 +106,11 @@
 // the same directory, synced, renamed over the old one, and the directory
 // is synced. Concurrent changes share one write. The file holds the
 // signing key and is created with mode 0600. Only one emulator may use a
-// data file at a time.
+// data file at a time; on Unix a lock on <file>.lock enforces it.
 //
 // # Logging
 //
-// Options.Logger gets one line per request with the method, path, status
-// and duration. Keys, tokens and the Authorization header are never
+// Options.Logger gets one line per request with the method, path, status,
+// duration and MS-CV. Keys, tokens and the Authorization header are never
 // logged.
 package emulator

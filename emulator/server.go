@@ -172,18 +172,20 @@ func (e *Emulator) Close() error {
 
 // ServeHTTP answers one request.
 func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	cv := newCorrelationVector()
 	if e.logger != nil {
 		start := time.Now()
 		lw := &logWriter{ResponseWriter: w, status: http.StatusOK}
 		defer func() {
 			e.logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
 				slog.String("method", r.Method), slog.String("path", r.URL.Path),
-				slog.Int("status", lw.status), slog.Duration("duration", time.Since(start)))
+				slog.Int("status", lw.status), slog.Duration("duration", time.Since(start)),
+				slog.String("ms-cv", cv))
 		}()
 		w = lw
 	}
 	h := w.Header()
-	h["Ms-Cv"] = []string{newCorrelationVector()}
+	h["Ms-Cv"] = []string{cv}
 	h["Api-Supported-Versions"] = e.supportedHdr
 	if id := r.Header["X-Ms-Client-Request-Id"]; len(id) > 0 {
 		h["X-Ms-Client-Request-Id"] = id[:1]

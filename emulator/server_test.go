@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"crypto/ed25519"
+	"crypto/tls"
 	"encoding/base64"
 	"fmt"
 	"io"
@@ -39,6 +40,35 @@ func TestTLS(t *testing.T) {
 	id := c.createUser("2023-10-01")
 	r, _ := c.issue(id, "2023-10-01", "chat")
 	mustStatus(t, r, 200)
+	// HTTP/2 is offered and the signature still covers :path.
+	resp, err := c.hc.Do(c.build(req{method: "POST", path: idPath(id, "/:revokeAccessTokens", "2023-10-01")}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 204 || resp.ProtoMajor != 2 {
+		t.Errorf("revoke over TLS: %d %s", resp.StatusCode, resp.Proto)
+	}
+	// A dropped request over HTTP/2 is a reset stream.
+	srv.Emulator.InjectFault(Fault{DropConnection: true})
+	if resp, err := c.hc.Do(c.build(req{method: "POST", path: "/identities?api-version=2023-10-01"})); err == nil {
+		resp.Body.Close()
+		t.Errorf("dropped request answered %d", resp.StatusCode)
+	}
+	// HTTP/1.1 clients work too.
+	h1 := srv.Client()
+	h1.Transport.(*http.Transport).ForceAttemptHTTP2 = false
+	h1.Transport.(*http.Transport).TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+	c1 := *c
+	c1.hc = h1
+	resp, err = c1.hc.Do(c1.build(req{method: "POST", path: "/identities?api-version=2023-10-01"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 201 || resp.ProtoMajor != 1 {
+		t.Errorf("HTTP/1.1 over TLS: %d %s", resp.StatusCode, resp.Proto)
+	}
 	if _, err := http.Get(srv.URL + "/"); err == nil {
 		t.Error("an untrusting client connected")
 	}

@@ -81,7 +81,6 @@ func Listen(addr string, opts *Options, useTLS bool) (*Server, error) {
 		s.cert, _ = x509.ParseCertificate(der)
 		s.certPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 		s.srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-		ln = tls.NewListener(ln, s.srv.TLSConfig)
 		scheme = "https"
 	}
 	tcp := s.ln.Addr().(*net.TCPAddr)
@@ -92,7 +91,11 @@ func Listen(addr string, opts *Options, useTLS bool) (*Server, error) {
 	s.URL = scheme + "://" + net.JoinHostPort(host, strconv.Itoa(tcp.Port))
 	go func() {
 		defer close(s.done)
-		s.srv.Serve(ln)
+		if useTLS {
+			s.srv.ServeTLS(ln, "", "") // offers HTTP/2 and HTTP/1.1
+		} else {
+			s.srv.Serve(ln)
+		}
 	}()
 	return s, nil
 }
