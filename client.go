@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -56,7 +57,7 @@ type Client struct {
 	apiVersion string
 	// versionQuery is "api-version=<apiVersion>", escaped once.
 	versionQuery string
-	retry        policy.RetryOptions
+	createRetry  policy.RetryOptions // see createRetryOptions
 	entra        bool // authenticates with an Entra ID token credential
 }
 
@@ -141,7 +142,7 @@ func newClient(endpoint string, auth policy.Policy, options *ClientOptions) (*Cl
 		endpoint:     u.String(),
 		apiVersion:   version,
 		versionQuery: "api-version=" + url.QueryEscape(version),
-		retry:        options.Retry,
+		createRetry:  createRetryOptions(options.Retry),
 	}, nil
 }
 
@@ -481,19 +482,40 @@ func (c *Client) send(ctx context.Context, method, rawURL, contentType string, b
 
 // createContext returns ctx with the retry rule of a create: with a custom ID
 // the create is idempotent and is retried as usual; without one it is
-// retried only when the service provably did not act.
+// retried only when the service provably did not act (see createRetry).
 func (c *Client) createContext(ctx context.Context, customID string) context.Context {
 	if customID != "" {
 		return ctx
 	}
-	ro := c.retry
-	ro.ShouldRetry = retryCreate
-	return policy.WithRetryOptions(ctx, ro)
+	return policy.WithRetryOptions(ctx, c.createRetry)
 }
 
-// retryCreate allows a retry of a non-idempotent create only after 429 (the
-// service refused before acting) or a failure to connect (nothing was sent).
-func retryCreate(resp *http.Response, err error) bool {
+// createRetryOptions returns the caller's retry options narrowed for a
+// non-idempotent create: a try is retried only after 429 (the service
+// refused before acting) or a failure to connect (nothing was sent), and
+// then only if the caller's own rule (ShouldRetry, or StatusCodes) would
+// retry it too.
+func createRetryOptions(ro policy.RetryOptions) policy.RetryOptions {
+	callerRule := ro.ShouldRetry
+	codes := ro.StatusCodes
+	ro.ShouldRetry = func(resp *http.Response, err error) bool {
+		if !safeToRetryCreate(resp, err) {
+			return false
+		}
+		switch {
+		case callerRule != nil:
+			return callerRule(resp, err)
+		case resp != nil && codes != nil:
+			return slices.Contains(codes, resp.StatusCode)
+		}
+		return true
+	}
+	return ro
+}
+
+// safeToRetryCreate reports whether a create's try provably made nothing:
+// the service answered 429, or the connection was never made.
+func safeToRetryCreate(resp *http.Response, err error) bool {
 	if resp != nil {
 		return resp.StatusCode == http.StatusTooManyRequests
 	}

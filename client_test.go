@@ -439,11 +439,35 @@ func TestCreateRetries(t *testing.T) {
 	})
 	t.Run("connection refused on create is retried", func(t *testing.T) {
 		t.Parallel()
-		if !retryCreate(nil, &netOpError) {
+		if !safeToRetryCreate(nil, &netOpError) {
 			t.Error("a dial error must be retried")
 		}
-		if retryCreate(nil, context.DeadlineExceeded) || retryCreate(nil, io.ErrUnexpectedEOF) {
+		if safeToRetryCreate(nil, context.DeadlineExceeded) || safeToRetryCreate(nil, io.ErrUnexpectedEOF) {
 			t.Error("a timeout or a broken response must not be retried")
+		}
+	})
+	t.Run("caller's status codes without 429 are respected", func(t *testing.T) {
+		t.Parallel()
+		f := newFakeService(t, func(n int, r *http.Request) (int, string) {
+			return 429, `{"error":{"code":"TooManyRequests","message":"slow down"}}`
+		})
+		c := newTestClient(t, f.endpoint(), &ClientOptions{ClientOptions: azcore.ClientOptions{Retry: policy.RetryOptions{StatusCodes: []int{503}}}})
+		if _, err := c.CreateUser(ctx, nil); err == nil {
+			t.Fatal("no error")
+		}
+		if n := len(f.requests()); n != 1 {
+			t.Errorf("%d requests, want 1: the caller does not retry 429", n)
+		}
+	})
+	t.Run("caller's ShouldRetry is asked too", func(t *testing.T) {
+		t.Parallel()
+		ro := createRetryOptions(policy.RetryOptions{ShouldRetry: func(*http.Response, error) bool { return false }})
+		if ro.ShouldRetry(&http.Response{StatusCode: 429}, nil) {
+			t.Error("the caller said no")
+		}
+		ro = createRetryOptions(policy.RetryOptions{ShouldRetry: func(*http.Response, error) bool { return true }})
+		if ro.ShouldRetry(&http.Response{StatusCode: 503}, nil) {
+			t.Error("a 503 on a create must never be retried")
 		}
 	})
 }

@@ -3,7 +3,12 @@ package acsidentity
 import (
 	"errors"
 	"fmt"
+	"net/http"
+	"strconv"
 	"strings"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 )
 
 // Errors a method returns before any I/O when its arguments are wrong. They
@@ -58,3 +63,29 @@ func (e *insecureTransportError) Is(target error) bool { return target == ErrIns
 
 // NonRetriable marks the error as final for azcore's retry policy.
 func (*insecureTransportError) NonRetriable() {}
+
+// RetryAfter returns how long the service asked to wait before the next try,
+// when err is an *azcore.ResponseError whose response says so: the
+// retry-after-ms or x-ms-retry-after-ms header (milliseconds) or Retry-After
+// (seconds or an HTTP date), in that order of preference, as azcore's retry
+// policy reads them. A trusted service can pass the advice on to its callers.
+func RetryAfter(err error) (time.Duration, bool) {
+	var re *azcore.ResponseError
+	if !errors.As(err, &re) || re.RawResponse == nil {
+		return 0, false
+	}
+	h := re.RawResponse.Header
+	for _, name := range [...]string{"Retry-After-Ms", "X-Ms-Retry-After-Ms"} {
+		if ms, err := strconv.ParseInt(h.Get(name), 10, 64); err == nil && ms >= 0 {
+			return time.Duration(ms) * time.Millisecond, true
+		}
+	}
+	v := h.Get("Retry-After")
+	if s, err := strconv.ParseInt(v, 10, 64); err == nil && s >= 0 {
+		return time.Duration(s) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(time.Until(t), 0), true
+	}
+	return 0, false
+}
