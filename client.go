@@ -205,10 +205,10 @@ func (c *Client) CreateUser(ctx context.Context, options *CreateUserOptions) (re
 	if options == nil {
 		options = &CreateUserOptions{}
 	}
-	body := wire.CreateRequest{CustomID: options.CustomID}
 	if err := c.checkCustomID(options.CustomID); err != nil {
 		return resp, err
 	}
+	body := wire.CreateRequest{CustomID: optional(options.CustomID)}
 	ctx, endSpan := runtime.StartSpan(ctx, "Client.CreateUser", c.internal.Tracer(), nil)
 	defer func() { endSpan(err) }()
 	var out wire.AccessTokenResult
@@ -264,7 +264,7 @@ func (c *Client) CreateUserAndToken(ctx context.Context, scopes []TokenScope, op
 	if err := c.checkCustomID(options.CustomID); err != nil {
 		return resp, err
 	}
-	body := wire.CreateRequest{CustomID: options.CustomID, CreateTokenWithScopes: scopeNames, ExpiresInMinutes: minutes}
+	body := wire.CreateRequest{CustomID: optional(options.CustomID), CreateTokenWithScopes: scopeNames, ExpiresInMinutes: minutes}
 	ctx, endSpan := runtime.StartSpan(ctx, "Client.CreateUserAndToken", c.internal.Tracer(), nil)
 	defer func() { endSpan(err) }()
 	var out wire.AccessTokenResult
@@ -577,6 +577,14 @@ func (c *Client) expiresInMinutes(d time.Duration) (*int, error) {
 	}
 	m := int(d / time.Minute)
 	return &m, nil
+}
+
+// optional returns nil for "" (not sent) and &s otherwise.
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 func (c *Client) checkCustomID(customID string) error {

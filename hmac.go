@@ -126,7 +126,11 @@ func (p *hmacPolicy) sign(req *policy.Request) error {
 	// One backing array for the three header values: one allocation, not three.
 	vals := make([]string, 3)
 	vals[0], vals[1] = date, contentHash
-	vals[2] = p.cred.key.Load().Authorization(raw.Method, raw.URL.EscapedPath(), raw.URL.RawQuery, date, host, contentHash)
+	path := raw.URL.EscapedPath()
+	if raw.URL.ForceQuery && raw.URL.RawQuery == "" {
+		path += "?" // Go sends the lone "?", so it is signed
+	}
+	vals[2] = p.cred.key.Load().Authorization(raw.Method, path, raw.URL.RawQuery, date, host, contentHash)
 	raw.Header[headerDate] = vals[0:1:1]
 	raw.Header[headerContentSHA256] = vals[1:2:2]
 	raw.Header[headerAuthorization] = vals[2:3:3]

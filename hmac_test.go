@@ -251,3 +251,37 @@ func BenchmarkHMACSign(b *testing.B) {
 }
 
 func fmtAll(v any) string { return fmt.Sprintf("%v %+v %#v %s", v, v, v, v) }
+
+// TestSignsWhatIsSent: for URLs whose wire form is unusual (a lone "?",
+// escaped colons, a default port) the signature still covers exactly the
+// request URI and Host that go on the wire.
+func TestSignsWhatIsSent(t *testing.T) {
+	t.Parallel()
+	cred, err := NewKeyCredential(testKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []string{
+		"https://example.com/x?",
+		"https://example.com:443/identities/8%3Aacs%3Ar_u/:issueAccessToken?api-version=2025-06-30",
+		"http://127.0.0.1:80/",
+		"https://example.com",
+	} {
+		var seen *http.Request
+		tr := transportFunc(func(r *http.Request) (*http.Response, error) {
+			seen = r
+			return &http.Response{StatusCode: 200, Body: http.NoBody, Request: r, Header: http.Header{}}, nil
+		})
+		pl := runtime.NewPipeline("t", "v0.0.1", runtime.PipelineOptions{PerRetry: []policy.Policy{newHMACPolicy(cred)}}, &policy.ClientOptions{Transport: tr})
+		req, err := runtime.NewRequest(context.Background(), http.MethodGet, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := pl.Do(req); err != nil {
+			t.Fatal(err)
+		}
+		if ok, why := verifyIndependently(seen, nil, testKey); !ok {
+			t.Errorf("%s (sent %q to %q): %s", u, seen.URL.RequestURI(), seen.Host, why)
+		}
+	}
+}

@@ -15,12 +15,8 @@ import (
 
 const maxCustomIDLength = 256
 
-// createBody is the create request; CustomID is a pointer so that an empty
-// customId can be told from an absent one.
-type createBody struct {
-	wire.CreateRequest
-	CustomID *string `json:"customId"`
-}
+// createBody is the create request.
+type createBody = wire.CreateRequest
 
 // createWithToken reports whether the create request asks for a token
 // (createUserAndToken has its own service limit).

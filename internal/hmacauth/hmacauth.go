@@ -70,9 +70,10 @@ func (*Key) String() string { return "hmacauth.Key(REDACTED)" }
 func (*Key) GoString() string { return "hmacauth.Key(REDACTED)" }
 
 // Authorization returns the whole Authorization header value for the request
-// described by its arguments. The request URI is path, then "?" and query
-// when query is not empty (url.URL.RequestURI for a URL with an escaped path
-// and no opaque part); they are passed apart so that it is never built.
+// described by its arguments. The request URI is escapedPath, then "?" and
+// rawQuery when rawQuery is not empty; they are passed apart so that it is
+// never built. (For a URL with an empty query but a trailing "?", pass the
+// "?" as the end of escapedPath.)
 func (k *Key) Authorization(method, escapedPath, rawQuery, date, host, contentHash string) string {
 	st := k.pool.Get().(*signState)
 	if escapedPath == "" {
@@ -92,8 +93,8 @@ func (k *Key) Authorization(method, escapedPath, rawQuery, date, host, contentHa
 // described by its arguments.
 func (k *Key) Signature(method, requestURI, date, host, contentHash string) string {
 	st := k.pool.Get().(*signState)
-	path, query, _ := strings.Cut(requestURI, "?")
-	out := base64.StdEncoding.EncodeToString(st.sign(method, path, query, date, host, contentHash))
+	// The URI is signed verbatim, a trailing "?" included.
+	out := base64.StdEncoding.EncodeToString(st.sign(method, requestURI, "", date, host, contentHash))
 	k.pool.Put(st)
 	return out
 }

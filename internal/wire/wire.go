@@ -61,9 +61,10 @@ func (t *Time) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// CreateRequest is CommunicationIdentityCreateRequest.
+// CreateRequest is CommunicationIdentityCreateRequest. CustomID is a
+// pointer so that an empty customId (invalid) differs from none.
 type CreateRequest struct {
-	CustomID              string   `json:"customId,omitempty"`
+	CustomID              *string  `json:"customId,omitempty"`
 	CreateTokenWithScopes []string `json:"createTokenWithScopes,omitempty"`
 	ExpiresInMinutes      *int     `json:"expiresInMinutes,omitempty"`
 }
