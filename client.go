@@ -58,7 +58,7 @@ type Client struct {
 	// versionQuery is "api-version=<apiVersion>", escaped once.
 	versionQuery string
 	createRetry  policy.RetryOptions // see createRetryOptions
-	entra        bool // authenticates with an Entra ID token credential
+	entra        bool                // authenticates with an Entra ID token credential
 }
 
 // NewClientFromConnectionString returns a Client for the resource of
