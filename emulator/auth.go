@@ -117,12 +117,25 @@ func (b *bearerClaims) clientID() string {
 	return b.AZP
 }
 
+// expiry is exp in whole seconds, rounded down: the emulator's tokens
+// expire on a whole second, and one issued until a token's exp must not
+// expire before it is issued. An exp within the current second has passed.
 func (b *bearerClaims) expiry() time.Time {
 	if b.Exp == nil {
 		return time.Time{}
 	}
-	sec, frac := math.Modf(*b.Exp)
-	return time.Unix(int64(sec), int64(frac*1e9))
+	return numericDate(*b.Exp)
+}
+
+// maxNumericDate is 9999-12-31T23:59:59Z, the last second that the
+// service's date-time form (four-digit years) can express.
+const maxNumericDate = 253402300799
+
+// numericDate converts a JWT NumericDate to a time in whole seconds
+// (rounded down), clamped to 1970 through 9999 so that no later arithmetic
+// overflows and every expiresOn made from it is a valid RFC 3339 date.
+func numericDate(f float64) time.Time {
+	return time.Unix(int64(max(0, min(math.Floor(f), maxNumericDate))), 0)
 }
 
 // audience is a JWT aud: a string or an array of strings.
@@ -202,7 +215,7 @@ func (c *call) authenticateBearer(token string) bool {
 	if !now.Before(cl.expiry()) {
 		return c.deny("the bearer token has expired.")
 	}
-	if cl.Nbf != nil && now.Add(5*time.Minute).Before(time.Unix(int64(*cl.Nbf), 0)) {
+	if cl.Nbf != nil && now.Add(5*time.Minute).Before(numericDate(*cl.Nbf)) {
 		return c.deny("the bearer token is not valid yet (nbf).")
 	}
 	c.bearer = cl

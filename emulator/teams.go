@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/acsgo/acsidentity/internal/wire"
 )
@@ -55,7 +54,7 @@ func (c *call) teamsUserExchange() {
 		return
 	}
 	e := c.e
-	exp := cl.expiry().Truncate(time.Second)
+	exp := cl.expiry()
 	t := e.token("8:orgid:"+strings.ToLower(cl.OID), []string{"chat", "voip"}, issued{seq: e.tokenSeq.Add(1), iat: now, expires: exp})
 	c.writeToken(t)
 }

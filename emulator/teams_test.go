@@ -220,3 +220,65 @@ func TestEntra(t *testing.T) {
 	mustStatus(t, c.send(req{method: "POST", path: xpath, body: `{}`, bearer: bearer(guid(99), guid(1))}), 403) // other tenant
 	mustStatus(t, c.send(req{method: "POST", path: xpath, body: `{}`}), 403)                                    // HMAC caller
 }
+
+// TestExchangeExpiryEdges: an Entra ID token's exp (a NumericDate, maybe
+// fractional, maybe huge) becomes the expiry of an ACS token, which is a
+// whole second in the service's four-digit-year form. Found by
+// FuzzServeHTTP (seeds teams_exp_*, entra_exp_*).
+func TestExchangeExpiryEdges(t *testing.T) {
+	t.Parallel()
+	clk := newClock() // 21:39:39.3244584
+	srv, c := start(t, &Options{AllowBearer: true, Now: clk.Now})
+	app, user, tenant := guid(40), guid(41), guid(42)
+	now := clk.Now()
+	teams := func(exp any) *response {
+		claims := map[string]any{"aud": TeamsUserAudience, "appid": app, "oid": user, "tid": tenant, "exp": exp}
+		return c.send(req{method: "POST", path: "/teamsUser/:exchangeAccessToken?api-version=2025-06-30",
+			body: wire.TeamsUserExchangeRequest{Token: fakeJWT(claims), AppID: app, UserID: user}})
+	}
+
+	// Later than the year 9999: the token lasts until 9999-12-31T23:59:59Z,
+	// which clients can parse, not until "10000-01-01...".
+	r := teams(int64(253402300800))
+	mustStatus(t, r, 200)
+	if !strings.Contains(string(r.body), `"expiresOn":"9999-12-31T23:59:59.0000000+00:00"`) {
+		t.Errorf("far-future exp: %s", r.body)
+	}
+	var tok wire.AccessToken
+	r.decode(t, &tok)
+	if st := srv.Emulator.Introspect(tok.Token); st.Status != StatusValid {
+		t.Errorf("far-future exp: the token is %+v", st)
+	}
+
+	// An exp later in the current second: the ACS token would expire on
+	// the whole second, before it was issued. The Entra token counts as
+	// expired.
+	thisSecond := float64(now.Unix()) + 0.9
+	if got := teams(thisSecond).errorBody(t); got.Code != "InvalidAccessToken" {
+		t.Errorf("exp within the current second: %+v", got)
+	}
+	r = teams(float64(now.Unix()) + 1)
+	mustStatus(t, r, 200)
+	r.decode(t, &tok)
+	if st := srv.Emulator.Introspect(tok.Token); st.Status != StatusValid || st.ExpiresOn.Unix() != now.Unix()+1 {
+		t.Errorf("exp in the next second: the token is %+v", st)
+	}
+
+	// The same for a bearer caller of the Entra exchange, whose token's
+	// expiry bounds the ACS token's.
+	mustStatus(t, c.send(req{method: "PUT", path: "/access/entra/assignments/" + user + "?api-version=2025-03-02-preview",
+		body: `{"tenantId":"` + tenant + `","principalType":"user","clientIds":[]}`}), 201)
+	bearer := func(exp any) string {
+		return fakeJWT(map[string]any{"aud": CommunicationAudience, "oid": user, "tid": tenant, "appid": app, "exp": exp})
+	}
+	if r := c.send(req{method: "POST", path: "/access/entra/:exchangeAccessToken?api-version=2025-03-02-preview", body: "{}", bearer: bearer(thisSecond)}); r.status != 401 {
+		t.Errorf("bearer exp within the current second: %d %s", r.status, r.body)
+	}
+	r = c.send(req{method: "POST", path: "/access/entra/:exchangeAccessToken?api-version=2025-03-02-preview", body: "{}", bearer: bearer(1e300)})
+	mustStatus(t, r, 200)
+	var res wire.AccessTokenResult
+	r.decode(t, &res)
+	if st := srv.Emulator.Introspect(res.AccessToken.Token); st.Status != StatusValid || !st.ExpiresOn.Equal(now.Add(24*time.Hour).Truncate(time.Second)) {
+		t.Errorf("bearer with a huge exp: the token is %+v", st)
+	}
+}
