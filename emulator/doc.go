@@ -87,6 +87,8 @@
 //   - GET /.well-known/jwks.json answers the Ed25519 signing key as an OKP
 //     JWK with a kid (Emulator.PublicKey in process).
 //   - GET / and GET /.emulator/health answer 200 for readiness checks.
+//   - In process only, Emulator.Identities lists every identity (deleted
+//     ones included), so a test can check that retries made no duplicate.
 //
 // Fault injection (Emulator.InjectFault, the -fault flag) answers a status
 // such as 503 or 429 instead of acting, acts and then fails

@@ -288,3 +288,26 @@ func (c *call) revoke() {
 		c.noContent()
 	}
 }
+
+// IdentityInfo is what Identities reports about one identity.
+type IdentityInfo struct {
+	// ID is the raw ID, such as 8:acs:<resource>_<unique>.
+	ID string
+	// CustomID is the custom ID the identity was made with, if any.
+	CustomID string
+	// Deleted reports whether the identity was deleted.
+	Deleted bool
+}
+
+// Identities returns every identity the emulator holds, deleted ones
+// included, sorted by ID. The service has no such operation; it is for
+// tests, for example to check that a client that retried a create did not
+// make a second identity.
+func (e *Emulator) Identities() []IdentityInfo {
+	all := e.store.all()
+	out := make([]IdentityInfo, len(all))
+	for i, it := range all {
+		out[i] = IdentityInfo{ID: it.id, CustomID: it.customID, Deleted: it.deleted}
+	}
+	return out
+}

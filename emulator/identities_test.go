@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"reflect"
 	"regexp"
 	"strings"
 	"sync"
@@ -322,5 +323,25 @@ func TestCustomIDConcurrent(t *testing.T) {
 	}
 	if n := srv.Emulator.store.count(); n != 1 {
 		t.Fatalf("%d identities", n)
+	}
+}
+
+func TestIdentitiesListing(t *testing.T) {
+	t.Parallel()
+	srv, c := start(t, nil)
+	const v = "2025-03-02-preview"
+	plain := c.createUser(v)
+	r := c.send(req{method: "POST", path: "/identities?api-version=" + v, body: `{"customId":"listed"}`})
+	mustStatus(t, r, 201)
+	var custom wire.AccessTokenResult
+	r.decode(t, &custom)
+	mustStatus(t, c.send(req{method: "DELETE", path: idPath(plain, "", v)}), 204)
+
+	want := []IdentityInfo{{ID: plain, Deleted: true}, {ID: custom.Identity.ID, CustomID: "listed"}}
+	if want[0].ID > want[1].ID {
+		want[0], want[1] = want[1], want[0]
+	}
+	if got := srv.Emulator.Identities(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("Identities() = %+v, want %+v", got, want)
 	}
 }
