@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+
 	"github.com/acsgo/acsidentity"
 )
 
@@ -298,6 +300,15 @@ func (s *service) teamsToken(w http.ResponseWriter, r *http.Request, c *caller) 
 // deletes the caller's identity. The identity is found the way it was made:
 // a create with the caller's custom ID returns the existing one (or makes
 // one, which is then deleted at once: the call is idempotent).
+//
+// It answers 204 only once the identity is deleted; any step that fails
+// is an error, and the caller's retry starts again from the lookup. A 404
+// from the revoke or the delete means the identity we just found is gone:
+// most likely our own delete was carried out but its answer was lost (a
+// 5xx after the commit, or a dropped connection) and the library's retry
+// found nothing left to delete. That is the outcome the caller asked for,
+// so it is a 204, not an error whose retry would make a new identity only
+// to delete it.
 func (s *service) deleteUser(w http.ResponseWriter, r *http.Request, c *caller) {
 	if c.customID == "" {
 		writeError(w, http.StatusForbidden, "NoLastingIdentity", "Anonymous callers get a new identity on every call; there is no identity to delete. Sign in to keep (and delete) one.")
@@ -311,15 +322,29 @@ func (s *service) deleteUser(w http.ResponseWriter, r *http.Request, c *caller) 
 		return
 	}
 	if _, err := s.acs.RevokeTokens(ctx, u.User, nil); err != nil {
+		if isNotFound(err) {
+			logger(r.Context()).Info("the caller's identity was already deleted", "acs_user", u.User.ID, "operation", "RevokeTokens")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
 		s.acsFailed(w, r, "RevokeTokens", err)
 		return
 	}
 	if _, err := s.acs.DeleteUser(ctx, u.User, nil); err != nil {
-		s.acsFailed(w, r, "DeleteUser", err)
-		return
+		if !isNotFound(err) {
+			s.acsFailed(w, r, "DeleteUser", err)
+			return
+		}
+		logger(r.Context()).Info("the caller's identity was already deleted", "acs_user", u.User.ID, "operation", "DeleteUser")
 	}
 	logger(r.Context()).Info("deleted the caller's identity", "acs_user", u.User.ID)
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// isNotFound reports whether ACS answered 404.
+func isNotFound(err error) bool {
+	var re *azcore.ResponseError
+	return errors.As(err, &re) && re.StatusCode == http.StatusNotFound
 }
 
 // readJSON reads a JSON body of at most maxBodyBytes into v, refusing

@@ -7,9 +7,11 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+
+	"github.com/acsgo/acsidentity"
 )
 
 // errorBody is the JSON of every error response: {"error":{"code","message"}}.
@@ -48,6 +50,8 @@ const defaultRetryAfter = 10
 //
 //   - ACS 429: 503 with Retry-After. The resource's shared quota is spent;
 //     it is not this caller's fault.
+//   - ACS 5xx that said when to retry (Retry-After; the client's retries
+//     wait out at most 4 s of it): 503 with that Retry-After.
 //   - ACS 400 (ValidationError): 400 with a fixed message.
 //   - ACS 400/401/403 on the Teams exchange: 400, the Teams token was not
 //     accepted.
@@ -72,17 +76,20 @@ func (s *service) acsFailed(w http.ResponseWriter, r *http.Request, op string, e
 			attrs = append(attrs, "client_request_id", req.Header.Get("x-ms-client-request-id"))
 		}
 	}
+	wait, waitGiven := acsidentity.RetryAfter(err)
 	switch {
 	case re.StatusCode == http.StatusTooManyRequests:
 		secs := defaultRetryAfter
-		if re.RawResponse != nil {
-			if n, err := strconv.Atoi(strings.TrimSpace(re.RawResponse.Header.Get("Retry-After"))); err == nil && n > 0 {
-				secs = min(n, 300)
-			}
+		if waitGiven && wait > 0 {
+			secs = retryAfterHeader(wait)
 		}
 		log.Warn("ACS throttled the request", attrs...)
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 		writeError(w, http.StatusServiceUnavailable, "ServiceBusy", "The identity service is busy; retry after the time in the Retry-After header.")
+	case re.StatusCode >= 500 && waitGiven && wait > 0:
+		log.Warn("ACS is unavailable and said when to retry", append(attrs, "retry_after", wait.String())...)
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterHeader(wait)))
+		writeError(w, http.StatusServiceUnavailable, "UpstreamUnavailable", "The identity service is unavailable; retry after the time in the Retry-After header.")
 	case op == "GetTokenForTeamsUser" && (re.StatusCode == http.StatusBadRequest || re.StatusCode == http.StatusUnauthorized || re.StatusCode == http.StatusForbidden):
 		log.Info("ACS refused the Teams token", attrs...)
 		writeError(w, http.StatusBadRequest, "InvalidTeamsToken", "The Teams user's token was not accepted: it must be an Entra ID token for Teams.ManageCalls and Teams.ManageChats, issued to appId for userId.")
@@ -96,6 +103,15 @@ func (s *service) acsFailed(w http.ResponseWriter, r *http.Request, op string, e
 		log.Error("the ACS call failed", attrs...)
 		writeError(w, http.StatusBadGateway, "UpstreamError", "The identity service could not complete the request.")
 	}
+}
+
+// maxRetryAfter caps the Retry-After we pass on, in seconds.
+const maxRetryAfter = 300
+
+// retryAfterHeader is an ACS wait in whole seconds (rounded up) for our
+// Retry-After, from 1 to maxRetryAfter.
+func retryAfterHeader(d time.Duration) int {
+	return min(retryAfterSeconds(d), maxRetryAfter)
 }
 
 type ctxKey int
