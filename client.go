@@ -162,6 +162,9 @@ type transportGuard struct {
 }
 
 func (g *transportGuard) Do(req *policy.Request) (*http.Response, error) {
+	if n, ok := req.Raw().Context().Value(triesKey{}).(*int); ok {
+		*n++ // tries of one request are sequential
+	}
 	u := req.Raw().URL
 	if !g.allowHTTP && !strings.EqualFold(u.Scheme, "https") && !hmacauth.IsLoopbackHost(u.Host) {
 		return nil, &insecureTransportError{host: u.Hostname()}
@@ -353,7 +356,11 @@ type DeleteUserOptions struct{}
 type DeleteUserResponse struct{}
 
 // DeleteUser deletes an identity, revokes all its tokens and deletes all its
-// data.
+// data. Like every operation but a create without a custom ID, it is retried
+// after a failure; when a retry finds the identity already gone (an earlier
+// try deleted it and then failed, or the connection dropped before its
+// answer), DeleteUser succeeds: the identity is deleted either way. A 404 on
+// the first try is an error: there was no such identity.
 //
 // If the operation fails it returns an *azcore.ResponseError.
 func (c *Client) DeleteUser(ctx context.Context, user CommunicationUserIdentifier, options *DeleteUserOptions) (resp DeleteUserResponse, err error) {
@@ -362,9 +369,17 @@ func (c *Client) DeleteUser(ctx context.Context, user CommunicationUserIdentifie
 	}
 	ctx, endSpan := runtime.StartSpan(ctx, "Client.DeleteUser", c.internal.Tracer(), nil)
 	defer func() { endSpan(err) }()
-	err = c.do(ctx, http.MethodDelete, "/identities/"+escapeSegment(user.ID), nil, nil, http.StatusNoContent)
+	tries := new(int)
+	err = c.do(context.WithValue(ctx, triesKey{}, tries), http.MethodDelete, "/identities/"+escapeSegment(user.ID), nil, nil, http.StatusNoContent)
+	var re *azcore.ResponseError
+	if *tries > 1 && errors.As(err, &re) && re.StatusCode == http.StatusNotFound {
+		err = nil
+	}
 	return resp, err
 }
+
+// triesKey marks a context whose *int counts the tries of its request.
+type triesKey struct{}
 
 // GetUserOptions contains the optional parameters of Client.GetUser.
 // It has none yet.

@@ -262,6 +262,37 @@ func TestEmulatorCommitThen503(t *testing.T) {
 	}
 }
 
+// TestEmulatorDeleteCommittedThenFailed: the service deletes and then fails
+// (503, or the connection drops); the retry finds the identity gone and
+// DeleteUser succeeds. A 404 on the first try stays an error.
+func TestEmulatorDeleteCommittedThenFailed(t *testing.T) {
+	t.Parallel()
+	srv := startEmulator(t, nil)
+	c := clientFor(t, srv, "")
+	ctx := context.Background()
+	for _, f := range []emulator.Fault{
+		{Count: 1, Operation: emulator.OpDelete, Status: 503, AfterCommit: true},
+		{Count: 1, Operation: emulator.OpDelete, AfterCommit: true, DropConnection: true},
+	} {
+		u, err := c.CreateUserAndToken(ctx, []acsidentity.TokenScope{acsidentity.TokenScopeChat}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv.Emulator.InjectFault(f)
+		if _, err := c.DeleteUser(ctx, u.User, nil); err != nil {
+			t.Errorf("%v: %v", f, err)
+		}
+		if st := srv.Emulator.Introspect(u.Token).Status; st != "deleted" {
+			t.Errorf("%v: token is %q", f, st)
+		}
+		_, err = c.DeleteUser(ctx, u.User, nil)
+		var re *azcore.ResponseError
+		if !errors.As(err, &re) || re.StatusCode != http.StatusNotFound {
+			t.Errorf("deleting again: %v, want the 404", err)
+		}
+	}
+}
+
 // TestEmulatorThrottleRetried: a burst of 429 with Retry-After is waited
 // out and the create succeeds.
 func TestEmulatorThrottleRetried(t *testing.T) {
