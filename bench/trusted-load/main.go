@@ -280,7 +280,7 @@ func (l *loader) call(i int) error {
 		return fmt.Errorf("bad JSON: %v", err)
 	}
 	if tr.User == nil || !strings.HasPrefix(tr.User.CommunicationUserID, "8:acs:") {
-		return errors.New("no user.communicationUserId 8:acs:...")
+		return errors.New("the answer has no user.communicationUserId of the form 8:acs:<id>")
 	}
 	if strings.Count(tr.Token, ".") != 2 {
 		return errors.New("token is not a JWT")
