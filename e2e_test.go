@@ -188,6 +188,23 @@ func TestEmulatorErrors(t *testing.T) {
 	}
 }
 
+// TestEmulatorUnknownAPIVersion: a version this module does not know is sent
+// as given, and the service's refusal comes back as a ResponseError (as
+// when ACS retired 2020-07-20-preview2).
+func TestEmulatorUnknownAPIVersion(t *testing.T) {
+	t.Parallel()
+	srv := startEmulator(t, nil)
+	c := clientFor(t, srv, "2020-07-20-preview2")
+	_, err := c.CreateUser(context.Background(), nil)
+	var re *azcore.ResponseError
+	if !errors.As(err, &re) || re.StatusCode != http.StatusBadRequest || !strings.Contains(err.Error(), "2020-07-20-preview2") {
+		t.Fatalf("got %v", err)
+	}
+	if re.RawResponse.Header.Get("api-supported-versions") == "" {
+		t.Error("the error's response does not list the supported versions")
+	}
+}
+
 func TestEmulatorCustomIDAndGetUser(t *testing.T) {
 	t.Parallel()
 	srv := startEmulator(t, nil)

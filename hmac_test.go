@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,10 +15,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
 
+	"github.com/acsgo/acsidentity/emulator"
 	"github.com/acsgo/acsidentity/internal/hmacauth"
 )
 
@@ -283,5 +286,56 @@ func TestSignsWhatIsSent(t *testing.T) {
 		if ok, why := verifyIndependently(seen, nil, testKey); !ok {
 			t.Errorf("%s (sent %q to %q): %s", u, seen.URL.RequestURI(), seen.Host, why)
 		}
+	}
+}
+
+// TestAgainstEmulatorClockAndRotation: a client whose clock is 20 minutes
+// off is refused (401, saying which check failed), and a key rotated with
+// Update takes effect on the next request.
+func TestAgainstEmulatorClockAndRotation(t *testing.T) {
+	t.Parallel()
+	srv, err := emulator.Start(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	cred, err := NewKeyCredential(emulator.DevelopmentKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := NewClientWithKeyCredential(srv.URL, cred, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := c.CreateUser(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	// The policy of this client is reached through its pipeline; make one
+	// with a skewed clock the same way the constructor does.
+	skewed := newHMACPolicy(cred)
+	skewed.now = func() time.Time { return time.Now().Add(-20 * time.Minute) }
+	sc, err := newClient(srv.URL, skewed, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = sc.CreateUser(ctx, nil)
+	var re *azcore.ResponseError
+	if !errors.As(err, &re) || re.StatusCode != http.StatusUnauthorized || !strings.Contains(err.Error(), "x-ms-date") {
+		t.Errorf("skewed clock: %v", err)
+	}
+
+	if err := cred.Update(base64.StdEncoding.EncodeToString([]byte("a rotated key the emulator does not know"))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateUser(ctx, nil); !errors.As(err, &re) || re.StatusCode != http.StatusUnauthorized {
+		t.Errorf("after rotating to a wrong key: %v", err)
+	}
+	if err := cred.Update(emulator.DevelopmentKey); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateUser(ctx, nil); err != nil {
+		t.Errorf("after rotating back: %v", err)
 	}
 }
