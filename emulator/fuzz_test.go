@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"github.com/acsgo/acsidentity/internal/httpfuzz"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -185,7 +186,7 @@ func buildFuzzRequest(method, target, headers string, body []byte, flags uint8) 
 	b.WriteString(method + " " + target + " HTTP/1.1\r\nHost: " + fuzzHost + "\r\n")
 	for line := range strings.SplitSeq(headers, "\n") {
 		name, value, ok := strings.Cut(strings.TrimSuffix(line, "\r"), ":")
-		if !ok || !validFieldName(name) || !validFieldValue(value) {
+		if !ok || !httpfuzz.ValidFieldName(name) || !httpfuzz.ValidFieldValue(value) {
 			continue
 		}
 		switch http.CanonicalHeaderKey(name) {
@@ -211,28 +212,6 @@ func buildFuzzRequest(method, target, headers string, body []byte, flags uint8) 
 		r.TransferEncoding = []string{"chunked"}
 	}
 	return r, true
-}
-
-func validFieldName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
-			return false
-		}
-	}
-	return true
-}
-
-func validFieldValue(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; (c < ' ' && c != '\t') || c == 0x7f {
-			return false
-		}
-	}
-	return true
 }
 
 // exchange sends one fuzzed request and checks the answer.

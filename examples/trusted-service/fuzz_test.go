@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"github.com/acsgo/acsidentity/internal/httpfuzz"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -112,7 +113,7 @@ func buildRequest(method, target, headers string, body []byte) (*http.Request, b
 	b.WriteString(method + " " + target + " HTTP/1.1\r\nHost: " + handlerFuzzHost + "\r\n")
 	for line := range strings.SplitSeq(headers, "\n") {
 		name, value, ok := strings.Cut(strings.TrimSuffix(line, "\r"), ":")
-		if !ok || !validFieldName(name) || !validFieldValue(value) {
+		if !ok || !httpfuzz.ValidFieldName(name) || !httpfuzz.ValidFieldValue(value) {
 			continue
 		}
 		switch http.CanonicalHeaderKey(name) {
@@ -129,28 +130,6 @@ func buildRequest(method, target, headers string, body []byte) (*http.Request, b
 	}
 	r.RemoteAddr = "127.0.0.1:50000"
 	return r, true
-}
-
-func validFieldName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
-			return false
-		}
-	}
-	return true
-}
-
-func validFieldValue(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; (c < ' ' && c != '\t') || c == 0x7f {
-			return false
-		}
-	}
-	return true
 }
 
 // jwtLike matches anything that looks like a JWT (or its first two parts).
