@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"github.com/acsgo/acsidentity/internal/httpfuzz"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/acsgo/acsidentity/internal/hmacauth"
+	"github.com/acsgo/acsidentity/internal/httpfuzz"
 	"github.com/acsgo/acsidentity/internal/wire"
 )
 

@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"github.com/acsgo/acsidentity/internal/httpfuzz"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/acsgo/acsidentity"
 	"github.com/acsgo/acsidentity/emulator"
+	"github.com/acsgo/acsidentity/internal/httpfuzz"
 )
 
 // FuzzHandler sends arbitrary requests (method, raw request target,
