@@ -75,6 +75,16 @@
 // (ClientOptions.Logging.IncludeBody), access tokens appear in the logs: do
 // not do that in production.
 //
+// # Identifiers and user credentials
+//
+// For programs that act as an ACS user or handle IDs of every kind, the
+// package has what the official SDKs ship as "communication-common":
+// IdentifierFromRawID parses a raw ID into a CommunicationIdentifier
+// (CommunicationUserIdentifier, PhoneNumberIdentifier,
+// MicrosoftTeamsUserIdentifier, ...), and CommunicationTokenCredential holds
+// a user's ACS token and renews it, on demand or proactively, through a
+// refresher such as NewTrustedServiceRefresher.
+//
 // # Emulator
 //
 // The emulator package is a local, faithful ACS Identity service, as Azurite is
