@@ -302,13 +302,12 @@ func (s *service) teamsToken(w http.ResponseWriter, r *http.Request, c *caller) 
 // one, which is then deleted at once: the call is idempotent).
 //
 // It answers 204 only once the identity is deleted; any step that fails
-// is an error, and the caller's retry starts again from the lookup. A 404
-// from the revoke or the delete means the identity we just found is gone:
-// most likely our own delete was carried out but its answer was lost (a
-// 5xx after the commit, or a dropped connection) and the library's retry
-// found nothing left to delete. That is the outcome the caller asked for,
-// so it is a 204, not an error whose retry would make a new identity only
-// to delete it.
+// is an error, and the caller's retry starts again from the lookup. (When
+// ACS deletes and then fails, the library's DeleteUser retries and reports
+// success itself.) A 404 from the revoke or the delete means the identity
+// we just found is gone all the same, say deleted by a concurrent request
+// of the same caller. That is the outcome the caller asked for, so it is a
+// 204, not an error whose retry would make a new identity only to delete it.
 func (s *service) deleteUser(w http.ResponseWriter, r *http.Request, c *caller) {
 	if c.customID == "" {
 		writeError(w, http.StatusForbidden, "NoLastingIdentity", "Anonymous callers get a new identity on every call; there is no identity to delete. Sign in to keep (and delete) one.")
