@@ -184,17 +184,7 @@ func fuzzJWT(claims []byte) string {
 func buildFuzzRequest(method, target, headers string, body []byte, flags uint8) (*http.Request, bool) {
 	var b bytes.Buffer
 	b.WriteString(method + " " + target + " HTTP/1.1\r\nHost: " + fuzzHost + "\r\n")
-	for line := range strings.SplitSeq(headers, "\n") {
-		name, value, ok := strings.Cut(strings.TrimSuffix(line, "\r"), ":")
-		if !ok || !httpfuzz.ValidFieldName(name) || !httpfuzz.ValidFieldValue(value) {
-			continue
-		}
-		switch http.CanonicalHeaderKey(name) {
-		case "Host", "Content-Length", "Transfer-Encoding", "Connection", "Trailer", "Te", "Expect", "Upgrade":
-			continue // framing: the harness sets it
-		}
-		b.WriteString(name + ":" + value + "\r\n")
-	}
+	httpfuzz.WriteHeaders(&b, headers)
 	announced := len(body)
 	if flags&2 != 0 {
 		announced += 1 + int(flags>>4)

@@ -111,17 +111,7 @@ func signJWT(claims []byte) string {
 func buildRequest(method, target, headers string, body []byte) (*http.Request, bool) {
 	var b bytes.Buffer
 	b.WriteString(method + " " + target + " HTTP/1.1\r\nHost: " + handlerFuzzHost + "\r\n")
-	for line := range strings.SplitSeq(headers, "\n") {
-		name, value, ok := strings.Cut(strings.TrimSuffix(line, "\r"), ":")
-		if !ok || !httpfuzz.ValidFieldName(name) || !httpfuzz.ValidFieldValue(value) {
-			continue
-		}
-		switch http.CanonicalHeaderKey(name) {
-		case "Host", "Content-Length", "Transfer-Encoding", "Connection", "Trailer", "Te", "Expect", "Upgrade":
-			continue // framing: the harness sets it
-		}
-		b.WriteString(name + ":" + value + "\r\n")
-	}
+	httpfuzz.WriteHeaders(&b, headers)
 	b.WriteString("Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n")
 	b.Write(body)
 	r, err := http.ReadRequest(bufio.NewReader(&b))

@@ -4,7 +4,11 @@
 // net/http's request parser.
 package httpfuzz
 
-import "strings"
+import (
+	"bytes"
+	"net/http"
+	"strings"
+)
 
 // ValidFieldName reports whether s is an HTTP header field name (an RFC 9110 token).
 func ValidFieldName(s string) bool {
@@ -28,4 +32,22 @@ func ValidFieldValue(s string) bool {
 		}
 	}
 	return true
+}
+
+// WriteHeaders writes the lines of headers ("Name: value", one a line) that
+// a real client could send to b as HTTP/1.1 header lines. Lines that are not
+// valid, and the framing headers the harness sets itself (Host,
+// Content-Length, Transfer-Encoding, ...), are skipped.
+func WriteHeaders(b *bytes.Buffer, headers string) {
+	for line := range strings.SplitSeq(headers, "\n") {
+		name, value, ok := strings.Cut(strings.TrimSuffix(line, "\r"), ":")
+		if !ok || !ValidFieldName(name) || !ValidFieldValue(value) {
+			continue
+		}
+		switch http.CanonicalHeaderKey(name) {
+		case "Host", "Content-Length", "Transfer-Encoding", "Connection", "Trailer", "Te", "Expect", "Upgrade":
+			continue
+		}
+		b.WriteString(name + ":" + value + "\r\n")
+	}
 }
