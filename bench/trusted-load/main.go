@@ -1,8 +1,9 @@
 // Command trusted-load drives the trusted token service example
 // (examples/trusted-service) with N concurrent callers for M seconds and
 // reports tokens/s, latency percentiles and errors; with a service it
-// started itself it also samples the service process (RSS, OS threads, open
-// file descriptors, CPU) at the start and end of each round, and runs
+// started itself it also samples the service process (goroutines, RSS, OS
+// threads, open file descriptors, CPU) at the start and end of each round,
+// and runs
 // -rounds rounds back to back so that growth across rounds shows.
 //
 //	go run ./bench/trusted-load                   # builds and starts the service (embedded emulator) on a free loopback port
@@ -18,9 +19,9 @@
 // the same identity (checked). -ephemeral sends no X-Caller-Id: every call
 // then makes a new identity and the emulator's memory grows by design.
 //
-// The service exposes no goroutine count (no /debug endpoint, and it is
-// package main so it cannot be run in-process); OS threads, RSS and file
-// descriptors are what /proc shows from outside.
+// Goroutines are read from the profiler the service serves with
+// -debug-addr (started here on a free loopback port); RSS, OS threads and
+// file descriptors from /proc.
 //
 // Loopback only. Exits 1 if any request failed.
 package main
@@ -78,6 +79,7 @@ func main() {
 
 	base := *rawURL
 	servicePID := *pid
+	debugURL := ""
 	var svc *service
 	if base == "" {
 		var err error
@@ -86,7 +88,7 @@ func main() {
 			fatalf("%v", err)
 		}
 		defer svc.stop()
-		base, servicePID = svc.url, svc.cmd.Process.Pid
+		base, servicePID, debugURL = svc.url, svc.cmd.Process.Pid, svc.debugURL
 	} else if err := checkLoopback(base); err != nil {
 		fatalf("%v", err)
 	}
@@ -110,9 +112,9 @@ func main() {
 	}
 	var results []roundResult
 	for r := 1; r <= *rounds; r++ {
-		before := sample(servicePID)
+		before := sample(servicePID, debugURL)
 		res := ld.run(*n, *d)
-		after := sample(servicePID)
+		after := sample(servicePID, debugURL)
 		res.Round, res.Before, res.After = r, before, after
 		results = append(results, res)
 		printRound(res)
@@ -123,8 +125,8 @@ func main() {
 	}
 	if servicePID != 0 && len(results) > 1 {
 		first, last := results[0].After, results[len(results)-1].After
-		fmt.Printf("growth from the end of round 1 to the end of round %d: RSS %+.1f MiB, threads %+d, fds %+d\n",
-			len(results), float64(last.RSSKiB-first.RSSKiB)/1024, last.Threads-first.Threads, last.FDs-first.FDs)
+		fmt.Printf("growth from the end of round 1 to the end of round %d: RSS %+.1f MiB, goroutines %+d, threads %+d, fds %+d\n",
+			len(results), float64(last.RSSKiB-first.RSSKiB)/1024, last.Goroutines-first.Goroutines, last.Threads-first.Threads, last.FDs-first.FDs)
 	}
 	if svc != nil {
 		svc.stop()
@@ -305,18 +307,22 @@ func (l *loader) call(i int) error {
 
 // procStat is what /proc says about the service.
 type procStat struct {
-	RSSKiB  int64   `json:"rss_kib"`
-	HWMKiB  int64   `json:"rss_peak_kib"`
-	Threads int     `json:"threads"`
-	FDs     int     `json:"fds"`
-	CPUs    float64 `json:"cpu_s"`
+	// Goroutines is read from the service's -debug-addr profiler; 0 when
+	// the service was not started here.
+	Goroutines int     `json:"goroutines"`
+	RSSKiB     int64   `json:"rss_kib"`
+	HWMKiB     int64   `json:"rss_peak_kib"`
+	Threads    int     `json:"threads"`
+	FDs        int     `json:"fds"`
+	CPUs       float64 `json:"cpu_s"`
 }
 
-func sample(pid int) procStat {
+func sample(pid int, debugURL string) procStat {
 	var s procStat
 	if pid == 0 {
 		return s
 	}
+	s.Goroutines = goroutines(debugURL)
 	p := "/proc/" + strconv.Itoa(pid)
 	if b, err := os.ReadFile(p + "/status"); err == nil {
 		for _, line := range strings.Split(string(b), "\n") {
@@ -354,6 +360,21 @@ func sample(pid int) procStat {
 	return s
 }
 
+// goroutines reads "goroutine profile: total N" from net/http/pprof.
+func goroutines(debugURL string) int {
+	if debugURL == "" {
+		return 0
+	}
+	resp, err := http.Get(debugURL + "/debug/pprof/goroutine?debug=1")
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	line, _ := bufio.NewReader(resp.Body).ReadString('\n')
+	n, _ := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(line, "goroutine profile: total ")))
+	return n
+}
+
 func printRound(r roundResult) {
 	fmt.Printf("round %d: %d tokens in %.1fs = %.0f tokens/s; latency p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.1f ms; errors %d\n",
 		r.Round, r.Tokens, r.Seconds, r.TokensPerS, r.P50ms, r.P90ms, r.P99ms, r.MaxMs, r.Errors)
@@ -362,21 +383,22 @@ func printRound(r roundResult) {
 	}
 	if r.Before.RSSKiB > 0 {
 		cpu := r.After.CPUs - r.Before.CPUs
-		fmt.Printf("         service: RSS %.1f -> %.1f MiB (peak %.1f), threads %d -> %d, fds %d -> %d, CPU %.1f s = %.0f µs/token (service + embedded emulator)\n",
+		fmt.Printf("         service: RSS %.1f -> %.1f MiB (peak %.1f), goroutines %d -> %d, threads %d -> %d, fds %d -> %d, CPU %.1f s = %.0f µs/token (service + embedded emulator)\n",
 			float64(r.Before.RSSKiB)/1024, float64(r.After.RSSKiB)/1024, float64(r.After.HWMKiB)/1024,
-			r.Before.Threads, r.After.Threads, r.Before.FDs, r.After.FDs, cpu, cpu*1e6/float64(max(r.Tokens, 1)))
+			r.Before.Goroutines, r.After.Goroutines, r.Before.Threads, r.After.Threads, r.Before.FDs, r.After.FDs, cpu, cpu*1e6/float64(max(r.Tokens, 1)))
 	}
 }
 
 // service is the trusted service binary, started here.
 type service struct {
-	bin     string
-	url     string
-	cmd     *exec.Cmd
-	tmp     string
-	done    chan struct{}
-	exitErr error
-	once    sync.Once
+	bin      string
+	url      string
+	debugURL string // net/http/pprof of the service (-debug-addr)
+	cmd      *exec.Cmd
+	tmp      string
+	done     chan struct{}
+	exitErr  error
+	once     sync.Once
 }
 
 func startService() (*service, error) {
@@ -396,7 +418,7 @@ func startService() (*service, error) {
 		os.RemoveAll(tmp)
 		return nil, fmt.Errorf("building examples/trusted-service: %w", err)
 	}
-	cmd := exec.Command(bin, "-addr", "127.0.0.1:0")
+	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-debug-addr", "127.0.0.1:0")
 	cmd.Env = serviceEnv()
 	// If trusted-load dies, so does the service (Linux).
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
@@ -422,6 +444,9 @@ func startService() (*service, error) {
 				var m struct {
 					Msg  string `json:"msg"`
 					Addr string `json:"addr"`
+				}
+				if json.Unmarshal(line, &m) == nil && m.Msg == "debug endpoint listening" && m.Addr != "" {
+					s.debugURL = "http://" + m.Addr // read after addrc's send
 				}
 				if json.Unmarshal(line, &m) == nil && m.Msg == "listening" && m.Addr != "" {
 					addrc <- m.Addr

@@ -71,6 +71,8 @@ func (b backendKind) String() string {
 type config struct {
 	// addr is the TCP address to listen on.
 	addr string
+	// debugAddr, when set, is a loopback address serving net/http/pprof.
+	debugAddr string
 
 	backend          backendKind
 	connectionString string // secret: never log it
@@ -116,8 +118,9 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 	fs := flag.NewFlagSet("trusted-service", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "", "listen address `host:port` (default 127.0.0.1:$"+envFunctionsPort+", else 127.0.0.1:"+defaultPort+")")
+	debugAddr := fs.String("debug-addr", "", "also serve Go's profiler (net/http/pprof: goroutines, heap, CPU) on this loopback `host:port`; off by default")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: trusted-service [-addr host:port]\n\n"+
+		fmt.Fprintf(fs.Output(), "Usage: trusted-service [-addr host:port] [-debug-addr host:port]\n\n"+
 			"An ACS trusted token service: an Azure Functions custom handler and a plain HTTP server.\n"+
 			"With nothing configured it runs against an in-process ACS Identity emulator (not Azure).\n"+
 			"Configuration is by environment variable; see README.md.\n\nFlags:\n")
@@ -147,6 +150,13 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 	}
 	if _, _, err := net.SplitHostPort(c.addr); err != nil {
 		return nil, configErrorf("-addr %q is not host:port", c.addr)
+	}
+	if *debugAddr != "" {
+		host, _, err := net.SplitHostPort(*debugAddr)
+		if ip := net.ParseIP(host); err != nil || (host != "localhost" && (ip == nil || !ip.IsLoopback())) {
+			return nil, configErrorf("-debug-addr %q must be a loopback host:port, such as 127.0.0.1:6060: the profiler must not be reachable from other machines", *debugAddr)
+		}
+		c.debugAddr = *debugAddr
 	}
 
 	c.connectionString = env(envConnectionString)

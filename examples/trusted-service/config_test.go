@@ -187,6 +187,13 @@ func TestLoadConfig(t *testing.T) {
 				t.Errorf("config = %+v", c)
 			}
 		}},
+		{name: "debug endpoint on loopback", args: []string{"-debug-addr", "127.0.0.1:6060"}, check: func(t *testing.T, c *config) {
+			if c.debugAddr != "127.0.0.1:6060" {
+				t.Errorf("debugAddr = %q", c.debugAddr)
+			}
+		}},
+		{name: "debug endpoint off loopback", args: []string{"-debug-addr", "0.0.0.0:6060"}, wantErr: "loopback"},
+		{name: "debug endpoint without port", args: []string{"-debug-addr", "127.0.0.1"}, wantErr: "loopback"},
 		{name: "Functions port", env: map[string]string{envFunctionsPort: "40123"}, check: func(t *testing.T, c *config) {
 			if c.addr != "127.0.0.1:40123" {
 				t.Errorf("addr = %q", c.addr)

@@ -757,6 +757,20 @@ func TestEndToEndZeroConfig(t *testing.T) {
 		t.Fatalf("the log does not name the emulator's URL:\n%s", logs)
 	}
 
+	// -debug-addr serves the profiler, which a load test reads goroutines from.
+	h2 := launch(t, nil, "-addr", "127.0.0.1:0", "-debug-addr", "127.0.0.1:0")
+	dbg := h2.waitLog(regexp.MustCompile(`msg="debug endpoint listening" addr=(127\.0\.0\.1:\d+)`))
+	if resp, err := http.Get("http://" + dbg[1] + "/debug/pprof/goroutine?debug=1"); err != nil {
+		t.Error(err)
+	} else {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.HasPrefix(string(b), "goroutine profile: total ") {
+			t.Errorf("debug endpoint answered %d %.60q", resp.StatusCode, b)
+		}
+	}
+	h2.stop()
+
 	dev := map[string]string{devCallerHeader: "dev-alice"}
 	a := wantToken(t, "first", h.send(hostRequest{method: "GET", path: "/api/token", header: dev}), true)
 	b := wantToken(t, "second", h.send(hostRequest{method: "POST", path: "/api/token", header: dev, body: `{"scopes":["chat"]}`}), true)

@@ -28,6 +28,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
@@ -111,6 +112,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		log.Info("per-caller rate limit", "per_minute", cfg.ratePerMinute, "burst", cfg.rateBurst)
 	}
 
+	if cfg.debugAddr != "" {
+		stopDebug, err := serveDebug(ctx, cfg.debugAddr, log)
+		if err != nil {
+			return err
+		}
+		defer stopDebug()
+	}
+
 	svc := &service{acs: acs, auth: auth, limit: limit}
 	srv := &http.Server{
 		Handler:           withLogging(log, svc),
@@ -145,6 +154,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// serveDebug serves net/http/pprof on addr (a loopback address, checked by
+// loadConfig), so that a load test can watch goroutines and the heap.
+func serveDebug(ctx context.Context, addr string, log *slog.Logger) (stop func(), err error) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listening on -debug-addr %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: readHeaderTimeout, BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) }}
+	go srv.Serve(ln)
+	log.Info("debug endpoint listening", "addr", ln.Addr().String(), "path", "/debug/pprof/")
+	return func() { srv.Close() }, nil
 }
 
 func newLogger(cfg *config, w io.Writer) *slog.Logger {
