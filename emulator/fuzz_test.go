@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -159,7 +158,7 @@ func (fx *fuzzFixture) mustDo(t *testing.T, method, target, body string, want in
 		t.Fatalf("%s %s: status %d, want %d: %s", method, target, rec.Code, want, rec.Body)
 	}
 	if out != nil {
-		if err := strictJSON(rec.Body.Bytes(), out); err != nil {
+		if err := httpfuzz.StrictJSON(rec.Body.Bytes(), out); err != nil {
 			t.Fatalf("%s %s: %v: %s", method, target, err, rec.Body)
 		}
 	}
@@ -285,7 +284,7 @@ func (fx *fuzzFixture) exchange(t *testing.T, signed bool, method, target, heade
 			t.Fatalf("%s: error Content-Type %q", what, ct)
 		}
 		var e wire.ErrorResponse
-		if err := strictJSON(got, &e); err != nil {
+		if err := httpfuzz.StrictJSON(got, &e); err != nil {
 			t.Fatalf("%s: error body: %v", what, err)
 		}
 		if e.Error.Code == "" || e.Error.Message == "" {
@@ -308,19 +307,19 @@ func (fx *fuzzFixture) checkExtension(t *testing.T, what, path string, got []byt
 	switch path {
 	case "/", HealthPath:
 		var v struct{ Status, Service string }
-		if err := strictJSON(got, &v); err != nil || v.Status != "ok" {
+		if err := httpfuzz.StrictJSON(got, &v); err != nil || v.Status != "ok" {
 			t.Fatalf("%s: health body: %v", what, err)
 		}
 	case JWKSPath:
 		var v struct {
 			Keys []map[string]string `json:"keys"`
 		}
-		if err := strictJSON(got, &v); err != nil || len(v.Keys) != 1 || v.Keys[0]["kty"] != "OKP" {
+		if err := httpfuzz.StrictJSON(got, &v); err != nil || len(v.Keys) != 1 || v.Keys[0]["kty"] != "OKP" {
 			t.Fatalf("%s: JWKS: %v", what, err)
 		}
 	case IntrospectPath:
 		var v introspection
-		if err := strictJSON(got, &v); err != nil {
+		if err := httpfuzz.StrictJSON(got, &v); err != nil {
 			t.Fatalf("%s: introspection: %v", what, err)
 		}
 		switch v.Status {
@@ -354,7 +353,7 @@ func (fx *fuzzFixture) checkSuccess(t *testing.T, what string, op *operation, pa
 		t.Fatalf("%s: %s answered %d, want one of %v", what, op.name, status, want)
 	}
 	decode := func(v any) {
-		if err := strictJSON(got, v); err != nil {
+		if err := httpfuzz.StrictJSON(got, v); err != nil {
 			t.Fatalf("%s: %s body: %v", what, op.name, err)
 		}
 	}
@@ -434,20 +433,6 @@ func containsInt(s []int, v int) bool {
 		}
 	}
 	return false
-}
-
-// strictJSON decodes one JSON value into v, refusing unknown fields and
-// trailing data.
-func strictJSON(b []byte, v any) error {
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.DisallowUnknownFields()
-	if err := d.Decode(v); err != nil {
-		return err
-	}
-	if d.More() {
-		return fmt.Errorf("trailing data")
-	}
-	return nil
 }
 
 // fuzzState is everything the emulator holds.

@@ -162,7 +162,7 @@ func (fx *handlerFixture) exchange(t *testing.T, method, target, headers string,
 	}
 	if res.StatusCode >= 300 {
 		var e errorBody
-		if err := strictJSON(got, &e); err != nil || e.Error.Code == "" || e.Error.Message == "" {
+		if err := httpfuzz.StrictJSON(got, &e); err != nil || e.Error.Code == "" || e.Error.Message == "" {
 			t.Fatalf("%s: not an error body with code and message (%v)", what, err)
 		}
 		if jwtLike.Match(got) || bytes.Contains(got, []byte(emulator.DevelopmentKey)) ||
@@ -180,13 +180,13 @@ func (fx *handlerFixture) exchange(t *testing.T, method, target, headers string,
 	switch strings.ToLower(r.URL.Path) {
 	case "/":
 		var v map[string]string
-		if err := strictJSON(got, &v); err != nil || v["status"] != "ok" {
+		if err := httpfuzz.StrictJSON(got, &v); err != nil || v["status"] != "ok" {
 			t.Fatalf("%s: health body (%v)", what, err)
 		}
 	case "/api/token", "/api/token/teams":
 		teams := strings.EqualFold(r.URL.Path, "/api/token/teams")
 		var v tokenResponse
-		if err := strictJSON(got, &v); err != nil {
+		if err := httpfuzz.StrictJSON(got, &v); err != nil {
 			t.Fatalf("%s: token body: %v", what, err)
 		}
 		if (v.User != nil) == teams || v.Token == "" {
@@ -217,18 +217,4 @@ func (fx *handlerFixture) exchange(t *testing.T, method, target, headers string,
 	default:
 		t.Fatalf("%s: 2xx from an unknown path", what)
 	}
-}
-
-// strictJSON decodes one JSON value into v, refusing unknown fields and
-// trailing data.
-func strictJSON(b []byte, v any) error {
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.DisallowUnknownFields()
-	if err := d.Decode(v); err != nil {
-		return err
-	}
-	if d.More() {
-		return fmt.Errorf("trailing data")
-	}
-	return nil
 }

@@ -6,6 +6,8 @@ package httpfuzz
 
 import (
 	"bytes"
+	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 )
@@ -50,4 +52,18 @@ func WriteHeaders(b *bytes.Buffer, headers string) {
 		}
 		b.WriteString(name + ":" + value + "\r\n")
 	}
+}
+
+// StrictJSON decodes one JSON value of b into v, refusing unknown fields and
+// trailing data, so that a fuzz target can hold an answer to its exact shape.
+func StrictJSON(b []byte, v any) error {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.DisallowUnknownFields()
+	if err := d.Decode(v); err != nil {
+		return err
+	}
+	if d.More() {
+		return errors.New("trailing data")
+	}
+	return nil
 }
