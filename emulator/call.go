@@ -28,7 +28,12 @@ type call struct {
 	created *createBody   // decoded early for throttling
 }
 
-var jsonContentType = []string{"application/json; charset=utf-8"}
+// The service's two content types (recorded): success bodies name their
+// charset, error bodies do not.
+var (
+	jsonContentType  = []string{"application/json; charset=utf-8"}
+	errorContentType = []string{"application/json"}
+)
 
 // fail writes an ACS error response.
 func (c *call) fail(status int, code, message, target string) {
@@ -52,7 +57,11 @@ func (c *call) writeRaw(status int, b []byte) {
 		return
 	}
 	h := c.w.Header()
-	h["Content-Type"] = jsonContentType
+	if status >= http.StatusBadRequest {
+		h["Content-Type"] = errorContentType
+	} else {
+		h["Content-Type"] = jsonContentType
+	}
 	h["Content-Length"] = []string{strconv.Itoa(len(b))}
 	c.w.WriteHeader(status)
 	c.w.Write(b)

@@ -99,10 +99,16 @@ type issued struct {
 	expires time.Time
 }
 
-// stamp records a token issue on it (under its shard lock).
+// tick is the service's clock resolution (.NET ticks): expiresOn carries up
+// to seven fractional digits.
+const tick = 100 * time.Nanosecond
+
+// stamp records a token issue on it (under its shard lock). expiresOn keeps
+// the sub-second part as the service's does; the JWT's exp is that instant
+// truncated to the second.
 func (e *Emulator) stamp(it *identity, now time.Time, life time.Duration) issued {
 	it.lastIssued = now
-	return issued{seq: e.tokenSeq.Add(1), iat: now, expires: now.Add(life).Truncate(time.Second)}
+	return issued{seq: e.tokenSeq.Add(1), iat: now, expires: now.Add(life).Truncate(tick)}
 }
 
 func (e *Emulator) token(id string, scopes []string, t issued) *wire.AccessToken {
@@ -119,7 +125,8 @@ func (c *call) wireIdentity(it identity) wire.Identity {
 	if wire.Has(c.version, wire.FeatureCustomID) {
 		out.CustomID = it.customID
 		if !it.lastIssued.IsZero() {
-			out.LastTokenIssuedAt = &wire.Time{Time: it.lastIssued.UTC()}
+			// The service writes this one in whole seconds (recorded).
+			out.LastTokenIssuedAt = &wire.Time{Time: it.lastIssued.UTC().Truncate(time.Second)}
 		}
 	}
 	return out
@@ -127,6 +134,31 @@ func (c *call) wireIdentity(it identity) wire.Identity {
 
 func (c *call) notFound(id string) {
 	c.fail(http.StatusNotFound, "IdentityNotFound", fmt.Sprintf("The identity '%s' was not found.", id), "")
+}
+
+// owned answers 401 IdentityNotOwned, as the service does, when id is an ACS
+// identity of another resource (8:acs:<other resource>_<unique>). Any other
+// ID this resource does not hold is left to notFound.
+func (c *call) owned(id string) bool {
+	rest, ok := strings.CutPrefix(id, "8:acs:")
+	if !ok {
+		return true
+	}
+	res, _, ok := strings.Cut(rest, "_")
+	if !ok || !isGUID(res) || strings.EqualFold(res, c.e.resourceID) {
+		return true
+	}
+	c.fail(http.StatusUnauthorized, "IdentityNotOwned", "Provided identity doesn't belong to the resource.", "")
+	return false
+}
+
+// modernValidation reports whether the api-version answers with the
+// service's newer validation messages: from 2023-10-01 on, an empty scopes
+// list is "Invalid scopes - ..." with target "scopes"; before it, model
+// validation answers "Scopes: The Scopes field is required." with target
+// "Scopes" (both recorded).
+func modernValidation(version string) bool {
+	return wire.Has(version, wire.FeatureJoinScopes)
 }
 
 // commit waits until every change made so far is saved (a no-op in
@@ -211,6 +243,9 @@ func (c *call) get() {
 	if !c.commit() { // never report a change that is not saved yet
 		return
 	}
+	if !c.owned(c.params[0]) {
+		return
+	}
 	it, ok := c.e.store.get(c.params[0])
 	if !ok {
 		c.notFound(c.params[0])
@@ -222,6 +257,9 @@ func (c *call) get() {
 // delete is DELETE /identities/{id}.
 func (c *call) delete() {
 	id := c.params[0]
+	if !c.owned(id) {
+		return
+	}
 	if !c.e.store.remove(id, c.e.now()) {
 		c.notFound(id)
 		return
@@ -233,12 +271,21 @@ func (c *call) delete() {
 
 // issueToken is POST /identities/{id}/:issueAccessToken.
 func (c *call) issueToken() {
+	// Ownership is an authorization check: it comes before the body's
+	// validation, as ASP.NET's filters order them.
+	if !c.owned(c.params[0]) {
+		return
+	}
 	var req wire.IssueTokenRequest
 	if !c.decode(&req) {
 		return
 	}
 	if len(req.Scopes) == 0 {
-		c.validation("Scopes", "Scopes: The Scopes field is required and must contain at least one scope.")
+		if modernValidation(c.version) {
+			c.validation("scopes", "Invalid scopes - Scopes field is required.")
+		} else {
+			c.validation("Scopes", "Scopes: The Scopes field is required.")
+		}
 		return
 	}
 	scopes, ok := c.validScopes(req.Scopes, "Scopes")
@@ -277,6 +324,9 @@ func (c *call) writeToken(t *wire.AccessToken) {
 // revoke is POST /identities/{id}/:revokeAccessTokens.
 func (c *call) revoke() {
 	e, id, now := c.e, c.params[0], c.e.now()
+	if !c.owned(id) {
+		return
+	}
 	if !e.store.with(id, func(p *identity) {
 		p.revokedSeq = e.tokenSeq.Load()
 		p.revokedAt = now

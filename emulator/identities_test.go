@@ -16,7 +16,9 @@ import (
 	"github.com/acsgo/acsidentity/internal/wire"
 )
 
-var expiresOnRE = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.0000000\+00:00$`)
+// expiresOnRE is the service's date-time form: .NET's round-trip form with
+// the fraction's trailing zeros trimmed, so never ".0000000".
+var expiresOnRE = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{0,6}[1-9])?\+00:00$`)
 
 func TestCreateEveryVersion(t *testing.T) {
 	t.Parallel()
@@ -75,7 +77,7 @@ func TestCreateWithTokenClaims(t *testing.T) {
 	}
 	var res wire.AccessTokenResult
 	r.decode(t, &res)
-	want := clk.Now().Add(time.Hour).Truncate(time.Second)
+	want := clk.Now().Add(time.Hour) // the clock is on a whole tick (100 ns)
 	if !res.AccessToken.ExpiresOn.Equal(want) {
 		t.Errorf("expiresOn %v, want %v", res.AccessToken.ExpiresOn, want)
 	}
@@ -102,7 +104,7 @@ func TestCreateWithTokenClaims(t *testing.T) {
 		"scp":        float64(0x700 | 0x800 | 0x1000 | 0x2000 | 0x4000),
 		"csi":        fmt.Sprint(iat),
 		"iat":        float64(iat),
-		"exp":        float64(want.Unix()),
+		"exp":        float64(want.Unix()), // expiresOn truncated to the second
 		"acsScope":   "chat,voip,chat.join,chat.join.limited,voip.join",
 		"resourceId": DevelopmentResourceID,
 	}
@@ -118,7 +120,7 @@ func TestCreateWithTokenClaims(t *testing.T) {
 	r1, t1 := c.issue(res.Identity.ID, "2021-03-07", "chat")
 	mustStatus(t, r1, 200)
 	_, t2 := c.issue(res.Identity.ID, "2021-03-07", "chat")
-	if !t1.ExpiresOn.Equal(clk.Now().Add(24 * time.Hour).Truncate(time.Second)) {
+	if !t1.ExpiresOn.Equal(clk.Now().Add(24 * time.Hour)) {
 		t.Errorf("default expiry %v", t1.ExpiresOn)
 	}
 	if t1.Token == t2.Token {
@@ -143,8 +145,10 @@ func TestValidation(t *testing.T) {
 		{"expires 59 on issue", "POST", issue + "2025-06-30", `{"scopes":["chat"],"expiresInMinutes":59}`, 400, "ValidationError", "ExpiresInMinutes", "ExpiresInMinutes value 59 is invalid. Value must be within the [60, 1440] interval."},
 		{"expires on 2021-03-07", "POST", issue + "2021-03-07", `{"scopes":["chat"],"expiresInMinutes":60}`, 400, "ValidationError", "ExpiresInMinutes", "not supported by api-version 2021-03-07"},
 		{"expires on create 2022-06-01", "POST", "/identities?api-version=2022-06-01", `{"createTokenWithScopes":["chat"],"expiresInMinutes":60}`, 400, "ValidationError", "ExpiresInMinutes", "not supported"},
-		{"empty scopes", "POST", issue + "2023-10-01", `{"scopes":[]}`, 400, "ValidationError", "Scopes", "Scopes"},
-		{"missing scopes", "POST", issue + "2023-10-01", `{}`, 400, "ValidationError", "Scopes", "Scopes"},
+		{"empty scopes", "POST", issue + "2023-10-01", `{"scopes":[]}`, 400, "ValidationError", "scopes", "Invalid scopes - Scopes field is required."},
+		{"missing scopes", "POST", issue + "2023-10-01", `{}`, 400, "ValidationError", "scopes", "Invalid scopes - Scopes field is required."},
+		{"null scopes on 2022-10-01", "POST", issue + "2022-10-01", `{"scopes":null,"expiresInMinutes":null}`, 400, "ValidationError", "Scopes", "Scopes: The Scopes field is required."},
+		{"empty scopes on 2021-03-07", "POST", issue + "2021-03-07", `{"scopes":[]}`, 400, "ValidationError", "Scopes", "Scopes: The Scopes field is required."},
 		{"no body on issue", "POST", issue + "2023-10-01", ``, 400, "ValidationError", "", "required"},
 		{"customId on 2023-10-01", "POST", "/identities?api-version=2023-10-01", `{"customId":"alice"}`, 400, "ValidationError", "CustomId", "not supported by api-version 2023-10-01"},
 		{"customId on 2025-06-30", "POST", "/identities?api-version=2025-06-30", `{"customId":"alice"}`, 400, "ValidationError", "CustomId", "not supported"},
@@ -199,7 +203,7 @@ func TestIssueRevokeDelete(t *testing.T) {
 	mustStatus(t, r, 200)
 	var old wire.AccessToken
 	r.decode(t, &old)
-	if st := e.Introspect(old.Token); st.Status != StatusValid || st.User != id || len(st.Scopes) != 1 || !st.ExpiresOn.Equal(old.ExpiresOn.Time) {
+	if st := e.Introspect(old.Token); st.Status != StatusValid || st.User != id || len(st.Scopes) != 1 || !st.ExpiresOn.Equal(old.ExpiresOn.Truncate(time.Second)) {
 		t.Fatalf("introspect %+v", st)
 	}
 	g := c.send(req{method: "GET", path: idPath(id, "", v)})
@@ -343,5 +347,86 @@ func TestIdentitiesListing(t *testing.T) {
 	}
 	if got := srv.Emulator.Identities(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("Identities() = %+v, want %+v", got, want)
+	}
+}
+
+// An identity of another ACS resource is 401 IdentityNotOwned on every
+// operation that names one, whether the caller signs with the key or uses
+// Entra ID (recorded); one of this resource that does not exist stays 404.
+func TestIdentityOfAnotherResource(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	_, c := start(t, &Options{AllowBearer: true, Now: clk.Now})
+	const v = "2025-03-02-preview"
+	other := "8:acs:" + guid(77) + "_00000029-9a6b-4f1e-8c2d-3e4f5a6b7c8d"
+	missing := "8:acs:" + DevelopmentResourceID + "_00000029-9a6b-4f1e-8c2d-3e4f5a6b7c8d"
+	bearer := fakeJWT(map[string]any{"aud": CommunicationAudience, "exp": clk.Now().Add(time.Hour).Unix(), "tid": guid(1), "oid": guid(2)})
+	ops := []struct{ method, rest, body string }{
+		{"POST", "/:issueAccessToken", `{"scopes":["chat"]}`},
+		{"POST", "/:issueAccessToken", `{"scopes":[]}`}, // ownership comes before validation
+		{"POST", "/:revokeAccessTokens", ``},
+		{"DELETE", "", ``},
+		{"GET", "", ``},
+	}
+	for _, op := range ops {
+		for _, auth := range []string{"", bearer} {
+			what := op.method + " " + op.rest + " " + op.body
+			if auth != "" {
+				what += " (Entra ID)"
+			}
+			r := c.send(req{method: op.method, path: idPath(other, op.rest, v), body: op.body, bearer: auth})
+			if r.status != 401 {
+				t.Errorf("%s: status %d %s", what, r.status, r.body)
+				continue
+			}
+			if string(r.body) != `{"error":{"code":"IdentityNotOwned","message":"Provided identity doesn't belong to the resource."}}` {
+				t.Errorf("%s: body %s", what, r.body)
+			}
+			if ct := r.header.Get("Content-Type"); ct != "application/json" {
+				t.Errorf("%s: Content-Type %q", what, ct)
+			}
+			if op.body == `{"scopes":[]}` {
+				continue
+			}
+			if r := c.send(req{method: op.method, path: idPath(missing, op.rest, v), body: op.body, bearer: auth}); r.status != 404 || r.errorBody(t).Code != "IdentityNotFound" {
+				t.Errorf("%s of a missing identity of this resource: %d %s", what, r.status, r.body)
+			}
+		}
+	}
+	// IDs that are not 8:acs:<GUID>_... of another resource are not found.
+	for _, id := range []string{"8:acs:not-a-guid_1", "8:orgid:" + guid(3), "8:spool:whatever", "someone"} {
+		if r := c.send(req{method: "DELETE", path: idPath(id, "", v)}); r.status != 404 {
+			t.Errorf("delete %q: %d %s", id, r.status, r.body)
+		}
+	}
+}
+
+// lastTokenIssuedAt is whole seconds with no fraction, in the create and
+// the get answers of the preview (recorded: 2025-04-14T15:32:27+00:00),
+// while expiresOn keeps the sub-second part.
+func TestLastTokenIssuedAtForm(t *testing.T) {
+	t.Parallel()
+	clk := newClock() // 21:39:39.3244584
+	_, c := start(t, &Options{Now: clk.Now})
+	const v = "2025-03-02-preview"
+	r := c.send(req{method: "POST", path: "/identities?api-version=" + v, body: `{"customId":"form","createTokenWithScopes":["chat"]}`})
+	mustStatus(t, r, 201)
+	var created struct {
+		Identity    map[string]string `json:"identity"`
+		AccessToken map[string]string `json:"accessToken"`
+	}
+	r.decode(t, &created)
+	if got := created.Identity["lastTokenIssuedAt"]; got != "2025-07-10T21:39:39+00:00" {
+		t.Errorf("create: lastTokenIssuedAt %q", got)
+	}
+	if got := created.AccessToken["expiresOn"]; got != "2025-07-11T21:39:39.3244584+00:00" {
+		t.Errorf("create: expiresOn %q", got)
+	}
+	g := c.send(req{method: "GET", path: idPath(created.Identity["id"], "", v)})
+	mustStatus(t, g, 200)
+	var got map[string]string
+	g.decode(t, &got)
+	if got["lastTokenIssuedAt"] != "2025-07-10T21:39:39+00:00" || got["customId"] != "form" {
+		t.Errorf("get: %s", g.body)
 	}
 }

@@ -9,48 +9,50 @@ import (
 	"github.com/acsgo/acsidentity/internal/wire"
 )
 
-// invalidTeamsToken answers the Teams user exchange's 401.
-func (c *call) invalidTeamsToken(why string) {
-	c.fail(http.StatusUnauthorized, "InvalidAccessToken", "Provided access token is not valid: "+why, "")
+// invalidTeamsToken answers the Teams user exchange's 401, with the
+// service's message and no target (recorded for an empty, a malformed and
+// an expired token).
+func (c *call) invalidTeamsToken() {
+	c.fail(http.StatusUnauthorized, "InvalidAccessToken", "Provided access token is not valid.", "")
 }
 
 // teamsUserExchange is POST /teamsUser/:exchangeAccessToken. The Entra ID
-// token in the body is decoded, not signature-checked.
+// token in the body is decoded, not signature-checked. The checks run in the
+// order the service's recorded answers show: the token first (401, even
+// when userId is empty too), then the required fields (targets AppId,
+// UserId), their GUID form (targets appId, userId), and last whether they
+// match the token's appid and oid claims.
 func (c *call) teamsUserExchange() {
 	var req wire.TeamsUserExchangeRequest
 	if !c.decode(&req) {
 		return
 	}
-	for _, f := range [...]struct{ name, v string }{{"Token", req.Token}, {"AppId", req.AppID}, {"UserId", req.UserID}} {
+	cl, err := decodeJWT(req.Token)
+	now := c.e.now()
+	if err != nil || !cl.Aud.has(TeamsUserAudience) || cl.Exp == nil || !now.Before(cl.expiry()) || cl.OID == "" || cl.TID == "" {
+		c.invalidTeamsToken()
+		return
+	}
+	for _, f := range [...]struct{ name, v string }{{"AppId", req.AppID}, {"UserId", req.UserID}} {
 		if strings.TrimSpace(f.v) == "" {
-			c.validation(f.name, fmt.Sprintf("The %s field is required.", f.name))
+			c.validation(f.name, fmt.Sprintf("%s: The %s field is required.", f.name, f.name))
 			return
 		}
 	}
-	cl, err := decodeJWT(req.Token)
-	if err != nil {
-		c.invalidTeamsToken("it is not a JWT.")
+	if !isGUID(req.AppID) {
+		c.validation("appId", "Provided AppId has invalid format.")
 		return
 	}
-	if !cl.Aud.has(TeamsUserAudience) {
-		c.invalidTeamsToken("its audience (aud) is not " + TeamsUserAudience + ".")
-		return
-	}
-	now := c.e.now()
-	if cl.Exp == nil || !now.Before(cl.expiry()) {
-		c.invalidTeamsToken("it has expired.")
-		return
-	}
-	if cl.OID == "" || cl.TID == "" {
-		c.invalidTeamsToken("it has no oid or tid claim.")
+	if !isGUID(req.UserID) {
+		c.validation("userId", "Provided UserId has invalid format.")
 		return
 	}
 	if !strings.EqualFold(cl.clientID(), req.AppID) {
-		c.validation("AppId", "AppId does not match the 'appid' claim of the provided access token.")
+		c.validation("appId", "AAD application is not the expected one.")
 		return
 	}
 	if !strings.EqualFold(cl.OID, req.UserID) {
-		c.validation("UserId", "UserId does not match the 'oid' claim of the provided access token.")
+		c.validation("userId", "Provided AAD token issued for unexpected user.")
 		return
 	}
 	e := c.e

@@ -38,19 +38,29 @@ func TestTeamsUserExchange(t *testing.T) {
 		}
 		return fakeJWT(m)
 	}
+	// The service's answers, as recorded for each case (the official SDKs'
+	// live tests): the token is checked first, then the required fields,
+	// their form, and last whether they match the token.
+	const invalid = "Provided access token is not valid."
 	cases := []struct {
-		name        string
-		body        wire.TeamsUserExchangeRequest
-		status      int
-		code, extra string
+		name                  string
+		body                  wire.TeamsUserExchangeRequest
+		status                int
+		code, target, message string
 	}{
-		{"wrong appId", wire.TeamsUserExchangeRequest{Token: fakeJWT(good), AppID: guid(99), UserID: user}, 400, "ValidationError", "AppId"},
-		{"wrong userId", wire.TeamsUserExchangeRequest{Token: fakeJWT(good), AppID: app, UserID: tenant}, 400, "ValidationError", "UserId"},
-		{"expired", wire.TeamsUserExchangeRequest{Token: with("exp", clk.Now().Unix()), AppID: app, UserID: user}, 401, "InvalidAccessToken", "Provided access token is not valid"},
-		{"wrong audience", wire.TeamsUserExchangeRequest{Token: with("aud", "https://graph.microsoft.com"), AppID: app, UserID: user}, 401, "InvalidAccessToken", "Provided access token is not valid"},
-		{"not a JWT", wire.TeamsUserExchangeRequest{Token: "abc", AppID: app, UserID: user}, 401, "InvalidAccessToken", "Provided access token is not valid"},
-		{"missing token", wire.TeamsUserExchangeRequest{AppID: app, UserID: user}, 400, "ValidationError", "Token"},
-		{"missing appId", wire.TeamsUserExchangeRequest{Token: fakeJWT(good), UserID: user}, 400, "ValidationError", "AppId"},
+		{"wrong appId", wire.TeamsUserExchangeRequest{Token: fakeJWT(good), AppID: guid(99), UserID: user}, 400, "ValidationError", "appId", "AAD application is not the expected one."},
+		{"wrong userId", wire.TeamsUserExchangeRequest{Token: fakeJWT(good), AppID: app, UserID: tenant}, 400, "ValidationError", "userId", "Provided AAD token issued for unexpected user."},
+		{"malformed appId", wire.TeamsUserExchangeRequest{Token: fakeJWT(good), AppID: "invalid", UserID: user}, 400, "ValidationError", "appId", "Provided AppId has invalid format."},
+		{"malformed userId", wire.TeamsUserExchangeRequest{Token: fakeJWT(good), AppID: app, UserID: "invalid"}, 400, "ValidationError", "userId", "Provided UserId has invalid format."},
+		{"missing appId", wire.TeamsUserExchangeRequest{Token: fakeJWT(good), UserID: user}, 400, "ValidationError", "AppId", "AppId: The AppId field is required."},
+		{"missing userId", wire.TeamsUserExchangeRequest{Token: fakeJWT(good), AppID: app}, 400, "ValidationError", "UserId", "UserId: The UserId field is required."},
+		{"expired", wire.TeamsUserExchangeRequest{Token: with("exp", clk.Now().Unix()), AppID: app, UserID: user}, 401, "InvalidAccessToken", "", invalid},
+		{"wrong audience", wire.TeamsUserExchangeRequest{Token: with("aud", "https://graph.microsoft.com"), AppID: app, UserID: user}, 401, "InvalidAccessToken", "", invalid},
+		{"no oid", wire.TeamsUserExchangeRequest{Token: with("oid", nil), AppID: app, UserID: user}, 401, "InvalidAccessToken", "", invalid},
+		{"not a JWT", wire.TeamsUserExchangeRequest{Token: "abc", AppID: app, UserID: user}, 401, "InvalidAccessToken", "", invalid},
+		{"missing token", wire.TeamsUserExchangeRequest{AppID: app, UserID: user}, 401, "InvalidAccessToken", "", invalid},
+		{"missing token and userId", wire.TeamsUserExchangeRequest{AppID: app}, 401, "InvalidAccessToken", "", invalid},
+		{"malformed token, no userId", wire.TeamsUserExchangeRequest{Token: "invalid", AppID: app}, 401, "InvalidAccessToken", "", invalid},
 	}
 	for _, tc := range cases {
 		r := c.send(req{method: "POST", path: path, body: tc.body})
@@ -58,8 +68,7 @@ func TestTeamsUserExchange(t *testing.T) {
 			t.Errorf("%s: status %d %s", tc.name, r.status, r.body)
 			continue
 		}
-		e := r.errorBody(t)
-		if e.Code != tc.code || !(e.Target == tc.extra || strings.Contains(e.Message, tc.extra)) {
+		if e := r.errorBody(t); e.Code != tc.code || e.Target != tc.target || e.Message != tc.message {
 			t.Errorf("%s: %+v", tc.name, e)
 		}
 	}
@@ -241,7 +250,7 @@ func TestExchangeExpiryEdges(t *testing.T) {
 	// which clients can parse, not until "10000-01-01...".
 	r := teams(int64(253402300800))
 	mustStatus(t, r, 200)
-	if !strings.Contains(string(r.body), `"expiresOn":"9999-12-31T23:59:59.0000000+00:00"`) {
+	if !strings.Contains(string(r.body), `"expiresOn":"9999-12-31T23:59:59+00:00"`) {
 		t.Errorf("far-future exp: %s", r.body)
 	}
 	var tok wire.AccessToken

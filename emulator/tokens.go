@@ -31,7 +31,8 @@ type TokenStatus struct {
 	User string `json:"user,omitempty"`
 	// Scopes are the token's scopes.
 	Scopes []string `json:"scopes,omitempty"`
-	// ExpiresOn is when the token expires.
+	// ExpiresOn is when the token expires: its exp claim, which is the
+	// expiresOn it was issued with truncated to the second.
 	ExpiresOn time.Time `json:"expiresOn,omitzero"`
 }
 
@@ -100,7 +101,7 @@ type tokenClaims struct {
 }
 
 // sign returns a JWT for rawID (such as 8:acs:...) with the given scopes,
-// issue time, expiry (a whole second) and issue sequence number.
+// issue time, expiry (exp is its whole second) and issue sequence number.
 func (s *signer) sign(rawID string, scopes []string, resourceID string, iat, exp time.Time, seq uint64) string {
 	var jti [16]byte
 	binary.BigEndian.PutUint64(jti[:8], seq)

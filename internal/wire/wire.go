@@ -10,15 +10,18 @@ import (
 	"time"
 )
 
-// TimeLayout is the service's date-time form: seven fractional digits and a
-// numeric UTC offset, e.g. 2025-07-10T21:39:39.3244584+00:00.
-const TimeLayout = "2006-01-02T15:04:05.0000000-07:00"
+// TimeLayout is the service's date-time form, .NET's round-trip form with
+// trailing zeros of the fraction trimmed ("FFFFFFF"): up to seven fractional
+// digits and a numeric UTC offset, e.g. 2022-11-16T09:47:55.688402+00:00 or,
+// on a whole second, 2025-04-14T15:32:27+00:00. Recorded answers of the real
+// service never carry ".0000000".
+const TimeLayout = "2006-01-02T15:04:05.9999999-07:00"
 
 // FormatTime formats t the way the service does.
 func FormatTime(t time.Time) string { return t.UTC().Format(TimeLayout) }
 
 // ParseTime parses an RFC 3339 date-time with any number of fractional digits
-// (the service sends seven) and a Z or numeric offset.
+// (the service sends up to seven) and a Z or numeric offset.
 func ParseTime(s string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
