@@ -46,7 +46,8 @@ test("createUserAndToken honours tokenExpiresInMinutes", async () => {
   const want = before + 60 * 60 * 1000;
   assert.ok(Math.abs(expiresOn.getTime() - want) < 60 * 1000, `expiresOn ${expiresOn.toISOString()} is not about now+60min`);
   const claims = decodeJwt(token);
-  assert.equal(claims.exp * 1000, expiresOn.getTime(), "JWT exp equals expiresOn");
+  // expiresOn keeps the service's sub-second part; exp is its second.
+  assert.equal(claims.exp, Math.floor(expiresOn.getTime() / 1000), "JWT exp is expiresOn's second");
   assert.equal(claims.skypeid, user.communicationUserId.slice(2));
   assert.equal(claims.acsScope, "chat");
 });
@@ -93,4 +94,16 @@ test("a wrong access key is refused with 401", async () => {
     assert.equal(err.statusCode, 401);
     return true;
   });
+});
+
+test("an identity of another resource is a 401 IdentityNotOwned", async () => {
+  const other = { communicationUserId: "8:acs:2dee53b4-368b-45b4-ab52-8493fb117652_00000005-14a2-493b-8a72-5a3a0d000081" };
+  for (const call of [() => client.getToken(other, ["chat"]), () => client.revokeTokens(other), () => client.deleteUser(other)]) {
+    await assert.rejects(call(), (err) => {
+      assert.equal(err.name, "RestError");
+      assert.equal(err.statusCode, 401);
+      assert.equal(err.code, "IdentityNotOwned");
+      return true;
+    });
+  }
 });
