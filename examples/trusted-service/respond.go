@@ -54,7 +54,9 @@ const defaultRetryAfter = 10
 //     wait out at most 4 s of it): 503 with that Retry-After.
 //   - ACS 400 (ValidationError): 400 with a fixed message.
 //   - ACS 400/401/403 on the Teams exchange: 400, the Teams token was not
-//     accepted.
+//     accepted (ACS answers 401 InvalidAccessToken to a bad token).
+//   - ACS 401 IdentityNotOwned: 502. The identity belongs to another ACS
+//     resource than the one configured here: our misconfiguration.
 //   - Anything else, including ACS rejecting our own credentials: 502.
 func (s *service) acsFailed(w http.ResponseWriter, r *http.Request, op string, err error) {
 	log := logger(r.Context()).With("operation", op)
@@ -96,6 +98,9 @@ func (s *service) acsFailed(w http.ResponseWriter, r *http.Request, op string, e
 	case re.StatusCode == http.StatusBadRequest:
 		log.Warn("ACS rejected the request as invalid", attrs...)
 		writeError(w, http.StatusBadRequest, "InvalidRequest", "The identity service rejected the request's parameters.")
+	case re.StatusCode == http.StatusUnauthorized && re.ErrorCode == "IdentityNotOwned":
+		log.Error("ACS says the identity belongs to another resource: check that the connection string names the resource that made it", attrs...)
+		writeError(w, http.StatusBadGateway, "UpstreamError", "The identity service could not complete the request.")
 	case re.StatusCode == http.StatusUnauthorized || re.StatusCode == http.StatusForbidden:
 		log.Error("ACS rejected this service's credentials: check the connection string, or the managed identity's role on the resource", attrs...)
 		writeError(w, http.StatusBadGateway, "UpstreamError", "The identity service could not complete the request.")
