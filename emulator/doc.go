@@ -35,36 +35,83 @@
 //
 // # What is faithful
 //
+// Confirmed by recorded real traffic (what the real service answered while
+// the official SDKs' test suites ran live; the Python recordings are
+// replayed against the emulator in go test, see testdata/recorded):
+//
+//   - Status codes and JSON of create (201, with and without a token,
+//     createTokenWithScopes and expiresInMinutes sent as null), issue token
+//     (200), revoke and delete (204, no body), the Teams user exchange
+//     (200), and the error body {"error":{"code","message","target"}}
+//     with target left out where the service has none.
+//   - Content-Type: application/json; charset=utf-8 on success bodies,
+//     application/json without a charset on error bodies. MS-CV on every
+//     answer, no Request-Id.
+//   - expiresOn keeps its sub-second part in .NET's round-trip form with
+//     the fraction's trailing zeros trimmed (2022-11-16T09:47:55.688402+00:00,
+//     never .0000000); the JWT's exp is that instant's second.
+//     lastTokenIssuedAt is whole seconds (2025-04-14T15:32:27+00:00).
+//   - Validation with the service's codes, targets and messages:
+//     expiresInMinutes outside [60, 1440] is "ExpiresInMinutes value N is
+//     invalid. Value must be within the [60, 1440] interval." (target
+//     ExpiresInMinutes); missing scopes on issue are "Scopes: The Scopes
+//     field is required." (target Scopes) before 2023-10-01 and "Invalid
+//     scopes - Scopes field is required." (target scopes) from it on.
+//   - The Teams user exchange checks the token first: empty, malformed or
+//     expired is 401 InvalidAccessToken "Provided access token is not
+//     valid." with no target, even when userId is empty too. Then a missing
+//     appId or userId is "AppId: The AppId field is required." (target
+//     AppId, UserId), a malformed one "Provided AppId has invalid format."
+//     (target appId, userId), and one that does not match the token "AAD
+//     application is not the expected one." (appId) or "Provided AAD token
+//     issued for unexpected user." (userId).
+//   - An identity of another resource (8:acs:<other resource>_<id>) is 401
+//     IdentityNotOwned "Provided identity doesn't belong to the resource."
+//     on issue token, revoke and delete, with the key or Entra ID (and,
+//     by our reading, on get).
+//   - Identity paths with the colons sent as they are (Java SDK) or as %3A
+//     (JS SDK) both work; the signature covers the request URI as sent.
+//   - ACS tokens carry skypeid, scp, csi (issue time, epoch seconds as a
+//     string), iat, exp, acsScope and resourceId.
+//
+// Our best reading of the spec and documentation, which no recording
+// confirms or contradicts:
+//
+//   - An unknown identity of this resource, and any operation on a deleted
+//     one, is 404 IdentityNotFound; an ID that is not 8:acs:<GUID>_... is
+//     404 as well. The custom ID of a deleted identity is free again.
 //   - Every operation of api-versions 2021-03-07, 2022-06-01, 2022-10-01,
-//     2023-10-01, 2025-06-30 and 2025-03-02-preview, with the service's
-//     paths, status codes, JSON names, the 7-digit expiresOn form, the
-//     error body {"error":{"code","message","target"}} and the headers
-//     MS-CV, api-supported-versions, x-ms-client-request-id (echoed) and
-//     Content-Type: application/json; charset=utf-8.
+//     2023-10-01, 2025-06-30 and 2025-03-02-preview, with the spec's paths,
+//     status codes and JSON names; the headers api-supported-versions and
+//     x-ms-client-request-id (echoed).
 //   - api-version checks: a missing version is 400 MissingApiVersionParameter;
 //     an unknown version, or one that lacks the operation, is 400
 //     UnsupportedApiVersion; an option the version lacks (customId before
 //     the preview, the .join scopes before 2023-10-01, expiresInMinutes
 //     before 2022-10-01) is 400 ValidationError. Unknown paths are 404,
 //     wrong methods 405.
-//   - Validation: the five scope names, non-empty scopes on issue,
-//     expiresInMinutes within [60, 1440] (with the service's exact
-//     message), customId of 1 to 256 characters, JSON syntax, bodies over
-//     Options.MaxBodyBytes (413).
-//   - HMAC verification of the method, the request URI exactly as received,
-//     the Host, x-ms-date (within 15 minutes) and x-ms-content-sha256
-//     (which must also equal the SHA-256 of the body). A 401 says which
-//     check failed, never the expected signature or the key.
+//   - The messages and targets of other validation errors: an unknown
+//     scope name, customId of 1 to 256 characters, JSON syntax and types,
+//     bodies over Options.MaxBodyBytes (413), an empty scopes list at
+//     2022-10-01 (answered as a missing one), an empty Teams token together
+//     with a missing appId (the token is checked first).
+//   - The 401 of a failed HMAC check, which names the failed check (method,
+//     the request URI exactly as received, the Host, x-ms-date within 15
+//     minutes, x-ms-content-sha256 equal to the SHA-256 of the body), never
+//     the expected signature or the key. The real service's message is
+//     terser.
+//   - The expiresOn of a Teams user token equals the Entra ID token's exp
+//     (a whole second; the service's has a fraction, for reasons the
+//     recordings do not show).
+//   - 403 for the Teams Phone extension and Entra exchanges, 429 with
+//     Retry-After, 5xx: the spec's codes, with messages of our own.
 //   - Tokens are real JWTs signed with Ed25519 (header alg EdDSA with a
-//     kid) with the claims skypeid, scp, csi, iat, exp, acsScope,
-//     resourceId and jti. exp equals expiresOn, which is a whole second.
-//     The default lifetime is 24 hours.
+//     kid) with a jti besides the claims above; the service signs with RSA
+//     keys it does not publish. The default lifetime is 24 hours.
 //   - customId creates are linearizable: the same customId always returns
-//     the same live identity (201 both times). Deleting an identity frees
-//     its customId.
+//     the same live identity (201 both times).
 //   - Revocation and deletion are real: tokens issued before a revoke
-//     report "revoked", tokens of a deleted identity "deleted", and every
-//     operation on a deleted identity answers 404 IdentityNotFound.
+//     report "revoked", tokens of a deleted identity "deleted".
 //   - Teams Phone extension and Entra exchanges need a bearer caller; the
 //     identity is 8:acs:<resourceId>_<tid>_<oid> and an assignment must
 //     cover the caller (for Entra: its oid as a user, its tenant, or one of

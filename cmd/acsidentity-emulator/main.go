@@ -71,7 +71,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		resourceID  = fs.String("resource-id", "", "resource `GUID` used in identity IDs 8:acs:<GUID>_<unique> (default "+emulator.DevelopmentResourceID+")")
 		dataFile    = fs.String("data", "", "`file` to keep state in across restarts (identities, custom IDs, assignments, revocations, signing key); empty keeps it in memory")
 		useTLS      = fs.Bool("tls", false, "serve HTTPS with a self-signed certificate for 127.0.0.1, ::1 and localhost, made at start")
-		certOut     = fs.String("cert-out", filepath.Join(os.TempDir(), "acsidentity-emulator.crt"), "`file` to write the -tls certificate to (PEM), e.g. for NODE_EXTRA_CA_CERTS or SSL_CERT_FILE")
+		certOut     = fs.String("cert-out", filepath.Join(os.TempDir(), "acsidentity-emulator.crt"), "`file` to write the -tls certificate to (PEM), e.g. for NODE_EXTRA_CA_CERTS, REQUESTS_CA_BUNDLE or SSL_CERT_FILE")
 		allowBearer = fs.Bool("allow-bearer", false, "also accept Microsoft Entra ID bearer tokens with aud https://communication.azure.com (their signatures are NOT checked)")
 		throttle    = fs.Bool("throttle", false, "enforce the service's per-30-second limits with 429 and Retry-After")
 		maxBody     = fs.Int64("max-body", 1<<20, "largest request body in `bytes` (413 above it)")
