@@ -31,7 +31,8 @@ const (
 
 // DefaultAPIVersion is the api-version a client uses unless
 // ClientOptions.APIVersion names another: the newest generally available one.
-const DefaultAPIVersion = wire.DefaultVersion
+// (A test keeps it equal to the version table's default.)
+const DefaultAPIVersion = "2025-06-30"
 
 // ClientOptions configures a Client. A nil *ClientOptions is the same as the
 // zero value.
@@ -44,7 +45,9 @@ const DefaultAPIVersion = wire.DefaultVersion
 //
 // Retry, Logging, Telemetry, Transport and the rest are azcore's. Credentials
 // are sent only over HTTPS, except to loopback hosts (the emulator), unless
-// InsecureAllowCredentialWithHTTP is set.
+// InsecureAllowCredentialWithHTTP is set: without it, a constructor given an
+// http:// endpoint on another host fails at once with an error that wraps
+// ErrInsecureTransport.
 type ClientOptions struct {
 	azcore.ClientOptions
 }
@@ -119,6 +122,11 @@ func newClient(endpoint string, auth policy.Policy, options *ClientOptions) (*Cl
 	}
 	if options == nil {
 		options = &ClientOptions{}
+	}
+	// Refuse now what every request would refuse (transportGuard still
+	// checks each request, next links included).
+	if u.Scheme != "https" && !options.InsecureAllowCredentialWithHTTP && !hmacauth.IsLoopbackHost(u.Host) {
+		return nil, &insecureTransportError{host: u.Hostname()}
 	}
 	version := options.APIVersion
 	if version == "" {

@@ -18,6 +18,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/acsgo/acsidentity/internal/wire"
 )
 
 const (
@@ -483,12 +485,25 @@ func TestInsecureTransport(t *testing.T) {
 		return &http.Response{StatusCode: 204, Body: http.NoBody, Header: http.Header{}, Request: r}, nil
 	})
 	cred, _ := NewKeyCredential(testKey)
-	c, err := NewClientWithKeyCredential("http://contoso.communication.azure.com", cred, &ClientOptions{ClientOptions: azcore.ClientOptions{Transport: tr}})
+	plain := &ClientOptions{ClientOptions: azcore.ClientOptions{Transport: tr}}
+	const insecure = "http://contoso.communication.azure.com"
+	for name, err := range map[string]error{
+		"NewClientWithKeyCredential":    second(NewClientWithKeyCredential(insecure, cred, plain)),
+		"NewClient":                     second(NewClient(insecure, &fakeTokenCredential{}, plain)),
+		"NewClientFromConnectionString": second(NewClientFromConnectionString("endpoint="+insecure+"/;accesskey="+testKey, plain)),
+	} {
+		if !errors.Is(err, ErrInsecureTransport) || !strings.Contains(err.Error(), "InsecureAllowCredentialWithHTTP") || strings.Contains(err.Error(), testKey) {
+			t.Errorf("%s: got %v, want ErrInsecureTransport at once", name, err)
+		}
+	}
+	// A request that leaves for another host over plain HTTP (as a next link
+	// could) is still refused by the pipeline, and not retried.
+	c, err := NewClientWithKeyCredential("https://contoso.communication.azure.com", cred, plain)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = c.DeleteUser(context.Background(), CommunicationUserIdentifier{ID: userID}, nil)
-	if !errors.Is(err, ErrInsecureTransport) || !strings.Contains(err.Error(), "InsecureAllowCredentialWithHTTP") {
+	_, err = c.send(context.Background(), http.MethodGet, insecure+"/access/entra/assignments", "", nil, nil, http.StatusOK)
+	if !errors.Is(err, ErrInsecureTransport) {
 		t.Fatalf("got %v", err)
 	}
 	if calls != 0 {
@@ -613,5 +628,13 @@ func TestAPIVersionErrorSupportedIsACopy(t *testing.T) {
 	}
 	if n := len(f.requests()); n != 0 {
 		t.Errorf("%d requests reached the service", n)
+	}
+}
+
+// TestDefaultAPIVersionIsTheTables: DefaultAPIVersion is spelled out for
+// godoc; the version table must agree with it.
+func TestDefaultAPIVersionIsTheTables(t *testing.T) {
+	if DefaultAPIVersion != wire.DefaultVersion {
+		t.Errorf("DefaultAPIVersion %q, the version table's default %q", DefaultAPIVersion, wire.DefaultVersion)
 	}
 }
