@@ -141,7 +141,10 @@ func (c *Client) NewListEntraAssignmentsPager(options *ListEntraAssignmentsOptio
 			}
 			return entraPage(out), nil
 		},
-		Tracer: c.internal.Tracer(),
+		// No Tracer: with one, the pager would start its own span
+		// ("Pager[...].NextPage") and azcore would drop the fetcher's
+		// nested one. Each page is traced as Client.NewListEntraAssignmentsPager,
+		// named like every other operation's span.
 	})
 }
 
