@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
@@ -30,7 +31,8 @@ const (
 
 // DefaultAPIVersion is the api-version a client uses unless
 // ClientOptions.APIVersion names another: the newest generally available one.
-const DefaultAPIVersion = wire.DefaultVersion
+// (A test keeps it equal to the version table's default.)
+const DefaultAPIVersion = "2025-06-30"
 
 // ClientOptions configures a Client. A nil *ClientOptions is the same as the
 // zero value.
@@ -43,7 +45,9 @@ const DefaultAPIVersion = wire.DefaultVersion
 //
 // Retry, Logging, Telemetry, Transport and the rest are azcore's. Credentials
 // are sent only over HTTPS, except to loopback hosts (the emulator), unless
-// InsecureAllowCredentialWithHTTP is set.
+// InsecureAllowCredentialWithHTTP is set: without it, a constructor given an
+// http:// endpoint on another host fails at once with an error that wraps
+// ErrInsecureTransport.
 type ClientOptions struct {
 	azcore.ClientOptions
 }
@@ -119,6 +123,11 @@ func newClient(endpoint string, auth policy.Policy, options *ClientOptions) (*Cl
 	if options == nil {
 		options = &ClientOptions{}
 	}
+	// Refuse now what every request would refuse (transportGuard still
+	// checks each request, next links included).
+	if u.Scheme != "https" && !options.InsecureAllowCredentialWithHTTP && !hmacauth.IsLoopbackHost(u.Host) {
+		return nil, &insecureTransportError{host: u.Hostname()}
+	}
 	version := options.APIVersion
 	if version == "" {
 		version = DefaultAPIVersion
@@ -176,7 +185,9 @@ func (g *transportGuard) Do(req *policy.Request) (*http.Response, error) {
 type CreateUserOptions struct {
 	// CustomID, when set, makes the call idempotent: the service returns the
 	// identity it made for this custom ID before, or makes one. It needs
-	// api-version 2025-03-02-preview. 1 to 256 characters.
+	// api-version 2025-03-02-preview. It must be valid UTF-8 of 1 to 256
+	// characters; anything else fails before any I/O with an error that
+	// wraps ErrInvalidCustomID and says which rule it broke.
 	CustomID string
 }
 
@@ -611,9 +622,22 @@ func optional(s string) *string {
 	return &s
 }
 
+// maxCustomIDLength is the service's limit on a custom ID, in characters.
+const maxCustomIDLength = 256
+
+// checkCustomID refuses a custom ID the service would misread: bytes that
+// are not UTF-8 (JSON encoding turns each into U+FFFD, so "a\xff" and
+// "a\xfe" would name one identity) or a length outside 1 to 256 characters.
+// "" means no custom ID.
 func (c *Client) checkCustomID(customID string) error {
 	if customID == "" {
 		return nil
+	}
+	if !utf8.ValidString(customID) {
+		return fmt.Errorf("acsidentity: %w: it is not valid UTF-8", ErrInvalidCustomID)
+	}
+	if n := utf8.RuneCountInString(customID); n > maxCustomIDLength {
+		return fmt.Errorf("acsidentity: %w: it has %d characters", ErrInvalidCustomID, n)
 	}
 	return c.require(wire.FeatureCustomID)
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +18,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/acsgo/acsidentity/internal/wire"
 )
 
 const (
@@ -482,12 +485,25 @@ func TestInsecureTransport(t *testing.T) {
 		return &http.Response{StatusCode: 204, Body: http.NoBody, Header: http.Header{}, Request: r}, nil
 	})
 	cred, _ := NewKeyCredential(testKey)
-	c, err := NewClientWithKeyCredential("http://contoso.communication.azure.com", cred, &ClientOptions{ClientOptions: azcore.ClientOptions{Transport: tr}})
+	plain := &ClientOptions{ClientOptions: azcore.ClientOptions{Transport: tr}}
+	const insecure = "http://contoso.communication.azure.com"
+	for name, err := range map[string]error{
+		"NewClientWithKeyCredential":    second(NewClientWithKeyCredential(insecure, cred, plain)),
+		"NewClient":                     second(NewClient(insecure, &fakeTokenCredential{}, plain)),
+		"NewClientFromConnectionString": second(NewClientFromConnectionString("endpoint="+insecure+"/;accesskey="+testKey, plain)),
+	} {
+		if !errors.Is(err, ErrInsecureTransport) || !strings.Contains(err.Error(), "InsecureAllowCredentialWithHTTP") || strings.Contains(err.Error(), testKey) {
+			t.Errorf("%s: got %v, want ErrInsecureTransport at once", name, err)
+		}
+	}
+	// A request that leaves for another host over plain HTTP (as a next link
+	// could) is still refused by the pipeline, and not retried.
+	c, err := NewClientWithKeyCredential("https://contoso.communication.azure.com", cred, plain)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = c.DeleteUser(context.Background(), CommunicationUserIdentifier{ID: userID}, nil)
-	if !errors.Is(err, ErrInsecureTransport) || !strings.Contains(err.Error(), "InsecureAllowCredentialWithHTTP") {
+	_, err = c.send(context.Background(), http.MethodGet, insecure+"/access/entra/assignments", "", nil, nil, http.StatusOK)
+	if !errors.Is(err, ErrInsecureTransport) {
 		t.Fatalf("got %v", err)
 	}
 	if calls != 0 {
@@ -539,3 +555,86 @@ func TestEntraID(t *testing.T) {
 }
 
 var netOpError = netOpErr()
+
+// TestCustomIDChecked proves that a custom ID the service would misread is
+// refused before any I/O, with an error that says what is wrong: invalid
+// bytes would each become U+FFFD, so "tenantA-\xff" and "tenantA-\xfe" would
+// name one identity.
+func TestCustomIDChecked(t *testing.T) {
+	t.Parallel()
+	f := newFakeService(t, func(int, *http.Request) (int, string) { return 500, "" })
+	c := newTestClient(t, f.endpoint(), &ClientOptions{ClientOptions: azcore.ClientOptions{APIVersion: "2025-03-02-preview"}})
+	ctx := context.Background()
+	chat := []TokenScope{TokenScopeChat}
+	cases := []struct {
+		name, id, says string
+	}{
+		{"invalid byte ff", "tenantA-\xff", "not valid UTF-8"},
+		{"invalid byte fe", "tenantA-\xfe", "not valid UTF-8"},
+		{"truncated rune", "é"[:1], "not valid UTF-8"},
+		{"257 characters", strings.Repeat("é", 257), "257 characters"},
+	}
+	for _, tc := range cases {
+		for op, err := range map[string]error{
+			"CreateUser":         second(c.CreateUser(ctx, &CreateUserOptions{CustomID: tc.id})),
+			"CreateUserAndToken": second(c.CreateUserAndToken(ctx, chat, &CreateUserAndTokenOptions{CustomID: tc.id})),
+		} {
+			if !errors.Is(err, ErrInvalidCustomID) {
+				t.Errorf("%s %s: got %v, want ErrInvalidCustomID", op, tc.name, err)
+				continue
+			}
+			if !strings.Contains(err.Error(), tc.says) {
+				t.Errorf("%s %s: %q does not say %q", op, tc.name, err, tc.says)
+			}
+		}
+	}
+	if n := len(f.requests()); n != 0 {
+		t.Errorf("%d requests reached the service", n)
+	}
+
+	// 256 characters of 2 bytes each (512 bytes) is within the limit.
+	f2 := newFakeService(t, func(int, *http.Request) (int, string) {
+		return 201, `{"identity":{"id":"` + userID + `","customId":"x"}}`
+	})
+	c2 := newTestClient(t, f2.endpoint(), &ClientOptions{ClientOptions: azcore.ClientOptions{APIVersion: "2025-03-02-preview"}})
+	if _, err := c2.CreateUser(ctx, &CreateUserOptions{CustomID: strings.Repeat("é", 256)}); err != nil {
+		t.Errorf("256 characters: %v", err)
+	}
+}
+
+// TestAPIVersionErrorSupportedIsACopy proves that a caller who edits the
+// versions an *APIVersionError lists changes nothing for later calls: the
+// local check still refuses without any I/O and names the same versions.
+func TestAPIVersionErrorSupportedIsACopy(t *testing.T) {
+	t.Parallel()
+	f := newFakeService(t, func(int, *http.Request) (int, string) { return 500, "" })
+	c := newTestClient(t, f.endpoint(), nil) // the GA default has no custom IDs
+	ctx := context.Background()
+	var first *APIVersionError
+	if !errors.As(second(c.CreateUser(ctx, &CreateUserOptions{CustomID: "x"})), &first) {
+		t.Fatal("no *APIVersionError")
+	}
+	want := slices.Clone(first.Supported)
+	for i := range first.Supported {
+		first.Supported[i] = DefaultAPIVersion // now the default would "have" the feature
+	}
+	first.Supported = append(first.Supported[:0], "edited")
+	var again *APIVersionError
+	if !errors.As(second(c.CreateUser(ctx, &CreateUserOptions{CustomID: "x"})), &again) {
+		t.Fatal("second call: no *APIVersionError")
+	}
+	if diff := cmp.Diff(want, again.Supported); diff != "" {
+		t.Errorf("Supported after editing an earlier error's (-want +got):\n%s", diff)
+	}
+	if n := len(f.requests()); n != 0 {
+		t.Errorf("%d requests reached the service", n)
+	}
+}
+
+// TestDefaultAPIVersionIsTheTables: DefaultAPIVersion is spelled out for
+// godoc; the version table must agree with it.
+func TestDefaultAPIVersionIsTheTables(t *testing.T) {
+	if DefaultAPIVersion != wire.DefaultVersion {
+		t.Errorf("DefaultAPIVersion %q, the version table's default %q", DefaultAPIVersion, wire.DefaultVersion)
+	}
+}

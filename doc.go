@@ -60,10 +60,29 @@
 //	var re *azcore.ResponseError
 //	if errors.As(err, &re) && re.StatusCode == http.StatusNotFound { ... }
 //
-// Wrong arguments fail before any I/O with an error that wraps one of
-// ErrEmptyUserID, ErrNoScopes, ErrInvalidTokenExpiresIn or ErrMissingArgument
-// (test with errors.Is), and connection strings with ErrInvalidConnectionString.
-// No error contains the access key.
+// Wrong arguments fail before any I/O with an error that wraps one of these
+// (test with errors.Is):
+//
+//   - ErrEmptyUserID: a CommunicationUserIdentifier has no ID.
+//   - ErrNoScopes: a token was asked for with no scopes, or an empty one.
+//   - ErrInvalidTokenExpiresIn: a token lifetime is negative or not whole minutes.
+//   - ErrInvalidCustomID: a custom ID is not valid UTF-8 or not 1 to 256 characters.
+//   - ErrMissingArgument: a required argument is empty or nil.
+//   - ErrInvalidConnectionString: a connection string cannot be used.
+//   - ErrInsecureTransport: a credential would go over plain HTTP to a host
+//     that is not loopback (from the constructor, or for any request).
+//   - ErrEntraIDRequired: an Entra ID token exchange was called on a client
+//     made with an access key.
+//
+// A method or option that the client's api-version lacks fails with an
+// *APIVersionError (test with errors.As). No error contains the access key.
+//
+// A CommunicationTokenCredential's errors wrap ErrInvalidToken (a token is
+// not a JWT with an exp claim), ErrTokenExpired (expired, and no Refresher),
+// ErrRefreshedTokenExpired (the Refresher returned an expired token) or
+// ErrCredentialClosed; a refresher from NewTrustedServiceRefresher returns a
+// *TrustedServiceError when the trusted service answers with an error. No
+// error contains a token.
 //
 // # Logging
 //
@@ -74,6 +93,25 @@
 // the access key is never logged. If you turn on body logging
 // (ClientOptions.Logging.IncludeBody), access tokens appear in the logs: do
 // not do that in production.
+//
+// # Tracing
+//
+// The client traces through azcore: set ClientOptions.TracingProvider and
+// every call makes a span named after its method ("Client.CreateUserAndToken",
+// "Client.GetToken", ...; each page of NewListEntraAssignmentsPager is a
+// "Client.NewListEntraAssignmentsPager" span), with azcore's "HTTP POST",
+// "HTTP GET", ... span of each try as its child. A call that fails marks its
+// spans with status Error. A call refused before any I/O makes no span.
+// For OpenTelemetry, use the Azure SDK's adapter
+// (github.com/Azure/azure-sdk-for-go/sdk/tracing/azotel):
+//
+//	options := &acsidentity.ClientOptions{}
+//	options.TracingProvider = azotel.NewTracingProvider(otel.GetTracerProvider(), nil)
+//	client, err := acsidentity.NewClientFromConnectionString(connStr, options)
+//
+// The module examples/tracing runs this against the emulator and prints the
+// spans; it is a module of its own so that this one does not depend on
+// OpenTelemetry.
 //
 // # Identifiers and user credentials
 //

@@ -448,11 +448,11 @@ func TestEmulatorEntraIDAndTeams(t *testing.T) {
 	if _, err := ga.ExchangeTeamsExtensionToken(ctx, nil); !errors.As(err, &re) || re.StatusCode != 403 {
 		t.Errorf("unassigned exchange: %v", err)
 	}
-	put, err := ga.CreateOrReplaceTeamsExtensionAssignment(ctx, tid, oid, acsidentity.TeamsExtensionPrincipalTypeUser, nil)
+	put, err := ga.CreateOrReplaceTeamsExtensionAssignment(ctx, tid, oid, acsidentity.TeamsExtensionAssignmentUpdate{PrincipalType: acsidentity.TeamsExtensionPrincipalTypeUser}, nil)
 	if err != nil || !put.Created {
 		t.Fatalf("assign: %+v %v", put, err)
 	}
-	put, err = ga.CreateOrReplaceTeamsExtensionAssignment(ctx, tid, oid, acsidentity.TeamsExtensionPrincipalTypeUser, &acsidentity.CreateOrReplaceTeamsExtensionAssignmentOptions{ClientIDs: []string{app}})
+	put, err = ga.CreateOrReplaceTeamsExtensionAssignment(ctx, tid, oid, acsidentity.TeamsExtensionAssignmentUpdate{PrincipalType: acsidentity.TeamsExtensionPrincipalTypeUser, ClientIDs: []string{app}}, nil)
 	if err != nil || put.Created {
 		t.Fatalf("replace: %+v %v", put, err)
 	}

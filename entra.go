@@ -49,12 +49,18 @@ type EntraAssignment struct {
 	ClientIDs []string
 }
 
-// EntraAssignmentUpdate is the new state of one assignment in
-// Client.UpdateEntraAssignments.
+// EntraAssignmentUpdate is the new state of one assignment, for
+// Client.CreateOrReplaceEntraAssignment and Client.UpdateEntraAssignments.
+// The principal's object ID is given beside it. The whole assignment is
+// replaced: a field left empty is not kept from the old assignment.
 type EntraAssignmentUpdate struct {
-	TenantID      string
+	// TenantID is the principal's Entra tenant ID. Required.
+	TenantID string
+	// PrincipalType is the kind of principal the object ID names. Required.
 	PrincipalType EntraPrincipalType
-	ClientIDs     []string
+	// ClientIDs are the Entra application (client) IDs the principal may
+	// exchange tokens through; empty means any.
+	ClientIDs []string
 }
 
 // ExchangeEntraTokenOptions contains the optional parameters of
@@ -135,7 +141,10 @@ func (c *Client) NewListEntraAssignmentsPager(options *ListEntraAssignmentsOptio
 			}
 			return entraPage(out), nil
 		},
-		Tracer: c.internal.Tracer(),
+		// No Tracer: with one, the pager would start its own span
+		// ("Pager[...].NextPage") and azcore would drop the fetcher's
+		// nested one. Each page is traced as Client.NewListEntraAssignmentsPager,
+		// named like every other operation's span.
 	})
 }
 
@@ -247,14 +256,15 @@ type UpdateEntraAssignmentsOptions struct{}
 // UpdateEntraAssignmentsResponse is the result of Client.UpdateEntraAssignments.
 type UpdateEntraAssignmentsResponse struct {
 	// Assignments are the assignments the service returned, if it returned
-	// any (it may answer 204 with none).
+	// any (it may answer 204 with none). The service may return only the
+	// first page of the resource's assignments; NewListEntraAssignmentsPager
+	// lists them all.
 	Assignments []EntraAssignment
-	// NextLink is set when the service's answer is one page of several.
-	NextLink string
 }
 
 // UpdateEntraAssignments changes many assignments in one JSON merge-patch
 // request: each object ID maps to its new assignment, or to nil to remove it.
+// Each assignment is replaced whole, as by CreateOrReplaceEntraAssignment.
 //
 // If the operation fails it returns an *azcore.ResponseError.
 func (c *Client) UpdateEntraAssignments(ctx context.Context, updates map[string]*EntraAssignmentUpdate, options *UpdateEntraAssignmentsOptions) (resp UpdateEntraAssignmentsResponse, err error) {
@@ -285,8 +295,7 @@ func (c *Client) UpdateEntraAssignments(ctx context.Context, updates map[string]
 	if _, err := c.send(ctx, http.MethodPatch, c.endpoint+"/access/entra/assignments", "application/merge-patch+json", body, &out, http.StatusOK, http.StatusNoContent); err != nil {
 		return resp, err
 	}
-	page := entraPage(out)
-	resp.Assignments, resp.NextLink = page.Assignments, page.NextLink
+	resp.Assignments = entraPage(out).Assignments
 	return resp, nil
 }
 

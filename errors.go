@@ -23,6 +23,10 @@ var (
 	ErrInvalidTokenExpiresIn = errors.New("token lifetime must be a positive whole number of minutes")
 	// ErrMissingArgument means a required argument is empty or nil.
 	ErrMissingArgument = errors.New("required argument is missing")
+	// ErrInvalidCustomID means a custom ID is not valid UTF-8 or is not 1 to
+	// 256 characters long. The service would fold invalid bytes into U+FFFD,
+	// so two different IDs would name the same identity.
+	ErrInvalidCustomID = errors.New("custom ID must be valid UTF-8 of 1 to 256 characters")
 	// ErrInsecureTransport means a credential would have been sent over plain
 	// HTTP to a host that is not loopback. The error is not retried.
 	ErrInsecureTransport = errors.New("credentials are sent only over HTTPS")

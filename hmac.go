@@ -68,6 +68,14 @@ func decodeAccessKey(accessKey string) ([]byte, error) {
 }
 
 // hmacPolicy signs each try of a request with the ACS HMAC-SHA256 scheme.
+//
+// Why it is not written the obvious way: it runs on every try of every
+// request, and the obvious version (signObviously in hmac_reference_test.go)
+// takes about twice the time, five times the memory and 21 allocations
+// instead of 6 (BenchmarkHMACSignObvious against BenchmarkHMACSign). The savings are three: the HMAC state is keyed once and
+// pooled (hmacauth.Key), x-ms-date is formatted once a second, and the three
+// header values share one backing array. TestSignMatchesObviousPath keeps the
+// two in agreement.
 type hmacPolicy struct {
 	cred *KeyCredential
 	now  func() time.Time

@@ -44,6 +44,18 @@ type TeamsExtensionAssignment struct {
 	ClientIDs []string
 }
 
+// TeamsExtensionAssignmentUpdate is the new state of one assignment, for
+// Client.CreateOrReplaceTeamsExtensionAssignment. The principal's tenant and
+// object IDs are given beside it. The whole assignment is replaced: a field
+// left empty is not kept from the old assignment.
+type TeamsExtensionAssignmentUpdate struct {
+	// PrincipalType is the kind of principal the object ID names. Required.
+	PrincipalType TeamsExtensionPrincipalType
+	// ClientIDs limits the assignment to these Entra application (client)
+	// IDs; empty means any.
+	ClientIDs []string
+}
+
 // ExchangeTeamsExtensionTokenOptions contains the optional parameters of
 // Client.ExchangeTeamsExtensionToken. It has none yet.
 type ExchangeTeamsExtensionTokenOptions struct{}
@@ -129,11 +141,9 @@ func (c *Client) GetTeamsExtensionAssignment(ctx context.Context, tenantID, obje
 }
 
 // CreateOrReplaceTeamsExtensionAssignmentOptions contains the optional
-// parameters of Client.CreateOrReplaceTeamsExtensionAssignment.
-type CreateOrReplaceTeamsExtensionAssignmentOptions struct {
-	// ClientIDs limits the assignment to these Entra application (client) IDs.
-	ClientIDs []string
-}
+// parameters of Client.CreateOrReplaceTeamsExtensionAssignment. It has none
+// yet.
+type CreateOrReplaceTeamsExtensionAssignmentOptions struct{}
 
 // CreateOrReplaceTeamsExtensionAssignmentResponse is the result of
 // Client.CreateOrReplaceTeamsExtensionAssignment.
@@ -144,24 +154,22 @@ type CreateOrReplaceTeamsExtensionAssignmentResponse struct {
 }
 
 // CreateOrReplaceTeamsExtensionAssignment assigns a principal of a tenant,
-// replacing its assignment if it has one.
+// replacing its assignment if it has one. assignment.PrincipalType is
+// required.
 //
 // If the operation fails it returns an *azcore.ResponseError.
-func (c *Client) CreateOrReplaceTeamsExtensionAssignment(ctx context.Context, tenantID, objectID string, principalType TeamsExtensionPrincipalType, options *CreateOrReplaceTeamsExtensionAssignmentOptions) (resp CreateOrReplaceTeamsExtensionAssignmentResponse, err error) {
-	if options == nil {
-		options = &CreateOrReplaceTeamsExtensionAssignmentOptions{}
-	}
+func (c *Client) CreateOrReplaceTeamsExtensionAssignment(ctx context.Context, tenantID, objectID string, assignment TeamsExtensionAssignmentUpdate, options *CreateOrReplaceTeamsExtensionAssignmentOptions) (resp CreateOrReplaceTeamsExtensionAssignmentResponse, err error) {
 	path, err := c.teamsAssignmentPath(tenantID, objectID)
 	if err != nil {
 		return resp, err
 	}
-	if principalType == "" {
-		return resp, fmt.Errorf("acsidentity: %w: principalType is empty", ErrMissingArgument)
+	if err := nonEmpty("PrincipalType", string(assignment.PrincipalType)); err != nil {
+		return resp, err
 	}
 	ctx, endSpan := runtime.StartSpan(ctx, "Client.CreateOrReplaceTeamsExtensionAssignment", c.internal.Tracer(), nil)
 	defer func() { endSpan(err) }()
 	var out wire.TeamsExtensionAssignment
-	body := wire.TeamsExtensionAssignmentRequest{PrincipalType: string(principalType), ClientIDs: options.ClientIDs}
+	body := wire.TeamsExtensionAssignmentRequest{PrincipalType: string(assignment.PrincipalType), ClientIDs: assignment.ClientIDs}
 	status, err := c.send(ctx, http.MethodPut, c.endpoint+path, "", body, &out, http.StatusOK, http.StatusCreated)
 	if err != nil {
 		return resp, err

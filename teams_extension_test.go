@@ -47,11 +47,11 @@ func TestTeamsExtensionOnTheWire(t *testing.T) {
 		{"get", func(c *Client) (any, error) { return c.GetTeamsExtensionAssignment(ctx, tenantID, objectID, nil) },
 			200, assignment, "GET", path, "", GetTeamsExtensionAssignmentResponse{want}},
 		{"create", func(c *Client) (any, error) {
-			return c.CreateOrReplaceTeamsExtensionAssignment(ctx, tenantID, objectID, TeamsExtensionPrincipalTypeUser, &CreateOrReplaceTeamsExtensionAssignmentOptions{ClientIDs: []string{"c1"}})
+			return c.CreateOrReplaceTeamsExtensionAssignment(ctx, tenantID, objectID, TeamsExtensionAssignmentUpdate{PrincipalType: TeamsExtensionPrincipalTypeUser, ClientIDs: []string{"c1"}}, nil)
 		}, 201, assignment, "PUT", path, `{"principalType":"user","clientIds":["c1"]}`,
 			CreateOrReplaceTeamsExtensionAssignmentResponse{want, true}},
 		{"replace", func(c *Client) (any, error) {
-			return c.CreateOrReplaceTeamsExtensionAssignment(ctx, tenantID, objectID, TeamsExtensionPrincipalTypeUser, nil)
+			return c.CreateOrReplaceTeamsExtensionAssignment(ctx, tenantID, objectID, TeamsExtensionAssignmentUpdate{PrincipalType: TeamsExtensionPrincipalTypeUser}, nil)
 		}, 200, assignment, "PUT", path, `{"principalType":"user"}`,
 			CreateOrReplaceTeamsExtensionAssignmentResponse{want, false}},
 		{"delete", func(c *Client) (any, error) { return c.DeleteTeamsExtensionAssignment(ctx, tenantID, objectID, nil) },
@@ -97,7 +97,7 @@ func TestTeamsExtensionLocalErrors(t *testing.T) {
 	if _, err := c.GetTeamsExtensionAssignment(ctx, "", objectID, nil); !errors.Is(err, ErrMissingArgument) {
 		t.Errorf("empty tenant: %v", err)
 	}
-	if _, err := c.CreateOrReplaceTeamsExtensionAssignment(ctx, tenantID, objectID, "", nil); !errors.Is(err, ErrMissingArgument) {
+	if _, err := c.CreateOrReplaceTeamsExtensionAssignment(ctx, tenantID, objectID, TeamsExtensionAssignmentUpdate{}, nil); !errors.Is(err, ErrMissingArgument) {
 		t.Errorf("empty principal type: %v", err)
 	}
 	if n := len(f.requests()); n != 0 {

@@ -63,8 +63,8 @@ func (e *TrustedServiceError) Error() string {
 
 const maxTrustedServiceBody = 1 << 20
 
-// NewTrustedServiceRefresher returns a Refresher for
-// CommunicationTokenCredentialOptions that gets tokens from the
+// NewTrustedServiceRefresher returns a function to use as
+// CommunicationTokenCredentialOptions.Refresher: it gets tokens from the
 // application's trusted token service at tokenURL. The service's 2xx answer
 // is the JSON
 //

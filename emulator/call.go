@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/acsgo/acsidentity/internal/wire"
 )
@@ -189,6 +190,12 @@ func (c *call) readBody() bool {
 func (c *call) decode(v any) bool {
 	if len(bytes.TrimSpace(c.body)) == 0 {
 		return true
+	}
+	// encoding/json would turn each invalid byte into U+FFFD, so two
+	// different custom IDs could name one identity: refuse instead.
+	if !utf8.Valid(c.body) {
+		c.validation("", "The request body is not valid UTF-8.")
+		return false
 	}
 	if err := json.Unmarshal(c.body, v); err != nil {
 		var te *json.UnmarshalTypeError

@@ -13,7 +13,8 @@
 //	connStr := srv.ConnectionString() // endpoint=http://127.0.0.1:PORT/;accesskey=KEY
 //
 // StartTLS does the same over HTTPS with a self-signed certificate
-// (Server.Client and Server.CertPool trust it). New returns the bare
+// (Server.Client and Server.CertPool trust it). Listen serves on an address
+// of your choice, over HTTPS if Options.TLS is set. New returns the bare
 // http.Handler. The command acsidentity-emulator serves on DefaultAddr.
 //
 // # Credentials
@@ -159,7 +160,8 @@
 //
 // # Logging
 //
-// Options.Logger gets one line per request with the method, path, status,
-// duration and MS-CV. Keys, tokens and the Authorization header are never
-// logged.
+// Options.Logger gets one Info record per request with the method, path,
+// status, duration and MS-CV and, from a server made by Start or Listen, the
+// HTTP server's connection errors (a failed TLS handshake, say) at Warn.
+// Keys, tokens and the Authorization header are never logged.
 package emulator

@@ -62,13 +62,19 @@ type Options struct {
 	DataFile string
 	// MaxBodyBytes caps request bodies (413 above it). 0 means 1 MiB.
 	MaxBodyBytes int64
-	// Logger receives one line per request (method, path, status,
-	// duration). Nil means silent. Keys and tokens are never logged.
+	// Logger receives one Info record per request (method, path, status,
+	// duration and MS-CV) and, from a server made by Start or Listen, the
+	// HTTP server's connection errors (a failed TLS handshake, say) at Warn.
+	// Nil means silent. Keys, tokens and the Authorization header are never
+	// logged.
 	Logger *slog.Logger
 	// Now is the emulator's clock. Nil means time.Now.
 	Now func() time.Time
 	// PageSize is the page size of the Entra assignment list. 0 means 100.
 	PageSize int
+	// TLS makes Start and Listen serve HTTPS with a fresh self-signed
+	// certificate instead of HTTP. New, which serves nothing, ignores it.
+	TLS bool
 }
 
 // Emulator is an in-process ACS Identity service. It implements

@@ -35,17 +35,27 @@ type Server struct {
 	done      chan struct{}
 }
 
-// Start serves a new Emulator over HTTP on a free loopback port.
-func Start(opts *Options) (*Server, error) { return Listen("127.0.0.1:0", opts, false) }
+// Start serves a new Emulator on a free loopback port: over HTTP, or over
+// HTTPS if opts.TLS is set.
+func Start(opts *Options) (*Server, error) { return Listen("127.0.0.1:0", opts) }
 
-// StartTLS serves a new Emulator over HTTPS on a free loopback port with a
-// self-signed certificate for 127.0.0.1, ::1 and localhost; use
-// Server.Client, Server.CertPool or Server.Certificate to trust it.
-func StartTLS(opts *Options) (*Server, error) { return Listen("127.0.0.1:0", opts, true) }
+// StartTLS is Start with Options.TLS set: it serves a new Emulator over
+// HTTPS on a free loopback port with a self-signed certificate for
+// 127.0.0.1, ::1 and localhost; use Server.Client, Server.CertPool or
+// Server.Certificate to trust it.
+func StartTLS(opts *Options) (*Server, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	o.TLS = true
+	return Listen("127.0.0.1:0", &o)
+}
 
 // Listen serves a new Emulator on addr (":0" ports pick a free port), over
-// HTTPS with a fresh self-signed certificate if useTLS is set.
-func Listen(addr string, opts *Options, useTLS bool) (*Server, error) {
+// HTTPS with a fresh self-signed certificate if opts.TLS is set.
+func Listen(addr string, opts *Options) (*Server, error) {
+	useTLS := opts != nil && opts.TLS
 	e, err := New(opts)
 	if err != nil {
 		return nil, err

@@ -35,7 +35,7 @@ func main() {
 	if err != nil {
 		fatal(err)
 	}
-	srv, err := emulator.Listen(*addr, nil, *useTLS)
+	srv, err := emulator.Listen(*addr, &emulator.Options{TLS: *useTLS})
 	if err != nil {
 		fatal(err)
 	}

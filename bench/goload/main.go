@@ -30,7 +30,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -244,17 +243,11 @@ func main() {
 	if *emuPid == 0 {
 		r.EmuCPU, r.EmuCPUOp = -1, -1
 	}
+	if !selfCPUMeasured {
+		r.ClientCPU, r.ClientCPUOp = -1, -1
+	}
 	out, _ := json.Marshal(r)
 	fmt.Println(string(out))
-}
-
-// selfCPU is this process's user+system CPU seconds.
-func selfCPU() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
 
 // procCPU is a process's user+system CPU seconds from /proc/PID/stat.

@@ -420,8 +420,8 @@ func startService() (*service, error) {
 	}
 	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-debug-addr", "127.0.0.1:0")
 	cmd.Env = serviceEnv()
-	// If trusted-load dies, so does the service (Linux).
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	// If trusted-load dies, so does the service (Linux only).
+	cmd.SysProcAttr = dieWithParent()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, err
@@ -499,7 +499,9 @@ func startService() (*service, error) {
 // most), then kills it.
 func (s *service) stop() {
 	s.once.Do(func() {
-		s.cmd.Process.Signal(syscall.SIGTERM)
+		if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			s.cmd.Process.Kill() // Windows has no SIGTERM to send
+		}
 		select {
 		case <-s.done:
 		case <-time.After(30 * time.Second):

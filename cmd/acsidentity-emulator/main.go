@@ -102,11 +102,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		DataFile:     *dataFile,
 		MaxBodyBytes: *maxBody,
 		PageSize:     *pageSize,
+		TLS:          *useTLS,
 	}
 	if *verbose {
 		opts.Logger = slog.New(slog.NewTextHandler(stderr, nil))
 	}
-	srv, err := emulator.Listen(*addr, opts, *useTLS)
+	srv, err := emulator.Listen(*addr, opts)
 	if err != nil {
 		fmt.Fprintf(stderr, "acsidentity-emulator: %v\n", err)
 		return 1

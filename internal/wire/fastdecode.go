@@ -10,6 +10,12 @@ import (
 // a JWT and a date need no JSON escapes. Anything else — escapes, other
 // fields, a repeated field, non-ASCII bytes, another shape — goes through
 // encoding/json, so the result is always what json.Unmarshal gives.
+//
+// Why: this is the answer to nearly every call a trusted service makes, and
+// json.Unmarshal of it takes about 4x the time (BenchmarkDecodeAccessToken:
+// ~0.65 µs and 3 allocations against ~2.8 µs and 7). The reference is
+// json.Unmarshal itself: FuzzDecodeAccessToken, whose seeds run with every
+// go test, checks that both give the same result for any input.
 func DecodeAccessToken(b []byte) (AccessToken, error) {
 	var t AccessToken
 	if fastAccessToken(b, &t) {
@@ -20,6 +26,10 @@ func DecodeAccessToken(b []byte) (AccessToken, error) {
 	return t, err
 }
 
+// fastAccessToken reads b as exactly {"k1":"v1","k2":"v2"} (whitespace
+// allowed), where the keys are token and expiresOn in either order and both
+// values are plain strings. It reports false, leaving the rest to
+// encoding/json, at the first byte that does not fit.
 func fastAccessToken(b []byte, t *AccessToken) bool {
 	p := skipSpace(b, 0)
 	if p >= len(b) || b[p] != '{' {

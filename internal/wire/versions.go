@@ -1,5 +1,7 @@
 package wire
 
+import "slices"
+
 // The api-versions this module knows.
 const (
 	V2021_03_07        = "2021-03-07"
@@ -14,6 +16,7 @@ const (
 const DefaultVersion = V2025_06_30
 
 // Versions lists the known api-versions, oldest first, the preview last.
+// It is the package's own table: never hand it out of the module.
 var Versions = []string{V2021_03_07, V2022_06_01, V2022_10_01, V2023_10_01, V2025_06_30, V2025_03_02Preview}
 
 // Feature is an operation or an option that only some api-versions have.
@@ -68,25 +71,12 @@ var since = [featureCount][]string{
 }
 
 // Known reports whether v is one of Versions.
-func Known(v string) bool {
-	for _, k := range Versions {
-		if k == v {
-			return true
-		}
-	}
-	return false
-}
+func Known(v string) bool { return slices.Contains(Versions, v) }
 
 // Has reports whether api-version v has feature f. Unknown versions have
 // nothing; callers decide what an unknown version means to them.
-func Has(v string, f Feature) bool {
-	for _, k := range since[f] {
-		if k == v {
-			return true
-		}
-	}
-	return false
-}
+func Has(v string, f Feature) bool { return slices.Contains(since[f], v) }
 
-// VersionsWith returns the versions that have f, oldest first.
-func VersionsWith(f Feature) []string { return since[f] }
+// VersionsWith returns the versions that have f, oldest first. The slice is
+// a copy: the caller may sort or edit it without changing the table.
+func VersionsWith(f Feature) []string { return slices.Clone(since[f]) }
