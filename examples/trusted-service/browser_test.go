@@ -157,7 +157,7 @@ func checkShown(t *testing.T, s pageState, identity string) {
 	if s.scopes != "chat,voip" {
 		t.Errorf("the page shows scopes %q, want chat,voip", s.scopes)
 	}
-	exp, err := time.Parse(time.RFC3339, strings.Fields(s.expires+" x")[0])
+	exp, err := time.Parse(time.RFC3339, strings.Fields(s.expires + " x")[0])
 	if err != nil || exp.Before(time.Now().Add(23*time.Hour)) || exp.After(time.Now().Add(25*time.Hour)) {
 		t.Errorf("the page shows expiry %q, want about 24 h from now", s.expires)
 	}
