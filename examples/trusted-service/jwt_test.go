@@ -398,3 +398,25 @@ func TestJWKSRedirectStaysOnHTTPS(t *testing.T) {
 		t.Fatalf("the plain-http JWKS was fetched %d times after an https redirect", n)
 	}
 }
+
+// BenchmarkValidate is the cost of checking one bearer token whose key is
+// cached, for each kind of key.
+func BenchmarkValidate(b *testing.B) {
+	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	for _, alg := range []string{"RS256", "ES256", "EdDSA"} {
+		b.Run(alg, func(b *testing.B) {
+			k := newTestKey(b, "kid-"+alg, alg)
+			v, _ := newTestValidator(newIDP(b, k), clock, time.Minute)
+			tok := k.sign(b, goodClaims(clock.now(), "alice"), nil)
+			if _, err := v.validate(context.Background(), tok); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := v.validate(context.Background(), tok); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
