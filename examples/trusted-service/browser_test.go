@@ -132,6 +132,22 @@ func fetched(n int) func(pageState) bool {
 	}
 }
 
+// startWithBearer opens url in a new tab, types the bearer token into the
+// form (the page takes none from its URL) and presses "Get token".
+func startWithBearer(t *testing.T, browser context.Context, url, bearer string) context.Context {
+	t.Helper()
+	tab, cancel := chromedp.NewContext(browser)
+	t.Cleanup(cancel)
+	if err := chromedp.Do(tab,
+		chromedp.Navigate(url),
+		chromedp.SetValue(chromedp.ID("bearer"), bearer),
+		chromedp.Click(chromedp.ID("start")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	return tab
+}
+
 // pageURL is the page, pointed at service. refreshBefore is the page's
 // proactive-refresh window in seconds: a window just under the token's 24
 // hours makes the page refresh about 3 s after each fetch, so the test sees
@@ -215,15 +231,7 @@ func TestBrowserPage(t *testing.T) {
 	bearer := signing.sign(t, goodClaims(time.Now(), "browser-bob"), nil)
 
 	t.Run("bearer token, listed origin", func(t *testing.T) {
-		tab, cancel := chromedp.NewContext(browser)
-		defer cancel()
-		if err := chromedp.Do(tab,
-			chromedp.Navigate(pageURL(page, h.base, nil)),
-			chromedp.SetValue(chromedp.ID("bearer"), bearer),
-			chromedp.Click(chromedp.ID("start")),
-		); err != nil {
-			t.Fatal(err)
-		}
+		tab := startWithBearer(t, browser, pageURL(page, h.base, nil), bearer)
 		s := waitPage(t, tab, "two fetches", fetched(2))
 		want := wantToken(t, "direct", h.send(hostRequest{method: "GET", path: "/api/token", header: map[string]string{"Authorization": "Bearer " + bearer}}), true)
 		checkShown(t, s, want.User.CommunicationUserID)
@@ -231,15 +239,7 @@ func TestBrowserPage(t *testing.T) {
 
 	t.Run("origin not allowed", func(t *testing.T) {
 		other := servePage(t) // another port: another origin
-		tab, cancel := chromedp.NewContext(browser)
-		defer cancel()
-		if err := chromedp.Do(tab,
-			chromedp.Navigate(pageURL(other, h.base, nil)),
-			chromedp.SetValue(chromedp.ID("bearer"), bearer),
-			chromedp.Click(chromedp.ID("start")),
-		); err != nil {
-			t.Fatal(err)
-		}
+		tab := startWithBearer(t, browser, pageURL(other, h.base, nil), bearer)
 		s := waitPage(t, tab, "an error", func(s pageState) bool { return s.err != "" || s.fetches != "0" })
 		if s.fetches != "0" || s.identity != "" || !strings.Contains(s.err, "the browser refused") {
 			t.Fatalf("the page on %s shows %+v, want the browser's refusal and no token", other, s)
