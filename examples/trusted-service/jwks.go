@@ -66,8 +66,9 @@ type jwksCache struct {
 	attemptedAt time.Time      // last fetch, successful or not
 	fetches     int            // number of fetches started (for tests)
 
-	// jwkset.Storage's other methods are not used by keyfunc's lookup
-	// by kid; they answer from the current set.
+	// Storage is nil: it only completes the jwkset.Storage interface that
+	// keyfunc takes, and keyfunc calls nothing but KeyRead and KeyReadAll,
+	// both defined below. Nothing may call its other methods.
 	jwkset.Storage
 }
 
