@@ -10,6 +10,15 @@
 //	go run ./bench/trusted-load -n 16 -d 10s -rounds 2
 //	go run ./bench/trusted-load -url http://127.0.0.1:7071 -pid 1234
 //
+// A service given with -url must be started without its per-caller rate
+// limit, or every caller past the first few gets 429 (all callers of this
+// tool come from one address, and share one bucket):
+//
+//	TRUSTED_SERVICE_RATE_PER_MINUTE=0 go run ./examples/trusted-service
+//
+// trusted-load stops after the warm-up, saying so, if the service answers
+// 429.
+//
 // The service started here gets no ACS or OIDC configuration, so it embeds
 // the emulator and lets anonymous callers in; its per-caller rate limit is
 // turned off (TRUSTED_SERVICE_RATE_PER_MINUTE=0), else a load test measures
@@ -108,7 +117,9 @@ func main() {
 
 	ld := &loader{hc: hc, base: base, scopes: *scopes, method: *method, ephemeral: *ephemeral, users: make([]string, *n)}
 	if *warmup > 0 {
-		ld.run(*n, *warmup)
+		if w := ld.run(*n, *warmup); w.Throttled > 0 {
+			fatalf("%s", throttledHelp(w.Throttled))
+		}
 	}
 	var results []roundResult
 	for r := 1; r <= *rounds; r++ {
@@ -142,8 +153,27 @@ func main() {
 	}
 	if total > 0 {
 		fmt.Fprintf(os.Stderr, "trusted-load: %d request(s) failed; first: %s\n", total, results[0].FirstError+firstNonEmpty(results))
+		throttled := int64(0)
+		for _, r := range results {
+			throttled += r.Throttled
+		}
+		if throttled > 0 {
+			fmt.Fprintln(os.Stderr, "trusted-load:", throttledHelp(throttled))
+		}
 		os.Exit(1)
 	}
+}
+
+// errThrottled is a 429 from the service's own per-caller rate limit.
+var errThrottled = errors.New("status 429: the service's per-caller rate limit")
+
+// throttledHelp says what to do about 429s from the service.
+func throttledHelp(n int64) string {
+	return fmt.Sprintf("the service answered 429 Too Many Requests %d time(s): its per-caller rate limit "+
+		"(30 a minute, burst 10, by default) is on, and every caller of this tool shares one bucket "+
+		"(they come from one address). Start the service for a load test with the limit off:\n"+
+		"\tTRUSTED_SERVICE_RATE_PER_MINUTE=0 go run ./examples/trusted-service\n"+
+		"or leave out -url to let trusted-load start one", n)
 }
 
 func firstNonEmpty(rs []roundResult) string {
@@ -172,6 +202,7 @@ type roundResult struct {
 	Seconds     float64  `json:"seconds"`
 	Tokens      int64    `json:"tokens"`
 	Errors      int64    `json:"errors"`
+	Throttled   int64    `json:"throttled"` // of Errors, 429s from the service's rate limit
 	FirstError  string   `json:"first_error,omitempty"`
 	TokensPerS  float64  `json:"tokens_per_s"`
 	P50ms       float64  `json:"p50_ms"`
@@ -185,7 +216,7 @@ type roundResult struct {
 
 func (l *loader) run(n int, d time.Duration) roundResult {
 	var stop atomic.Bool
-	var tokens, errs atomic.Int64
+	var tokens, errs, throttled atomic.Int64
 	var firstErr atomic.Value
 	lats := make([][]time.Duration, n)
 	var wg sync.WaitGroup
@@ -201,6 +232,9 @@ func (l *loader) run(n int, d time.Duration) roundResult {
 				el := time.Since(t)
 				if err != nil {
 					errs.Add(1)
+					if errors.Is(err, errThrottled) {
+						throttled.Add(1)
+					}
 					firstErr.CompareAndSwap(nil, err.Error())
 					continue
 				}
@@ -229,7 +263,7 @@ func (l *loader) run(n int, d time.Duration) roundResult {
 		}
 		return float64(all[i]) / 1e6
 	}
-	r := roundResult{Callers: n, Seconds: secs, Tokens: tokens.Load(), Errors: errs.Load(),
+	r := roundResult{Callers: n, Seconds: secs, Tokens: tokens.Load(), Errors: errs.Load(), Throttled: throttled.Load(),
 		TokensPerS: float64(tokens.Load()) / secs, P50ms: q(0.5), P90ms: q(0.9), P99ms: q(0.99), MaxMs: q(1)}
 	if v, ok := firstErr.Load().(string); ok {
 		r.FirstError = v
@@ -273,6 +307,9 @@ func (l *loader) call(i int) error {
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if err != nil {
 		return err
+	}
+	if resp.StatusCode == http.StatusTooManyRequests {
+		return errThrottled
 	}
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("status %d: %.200s", resp.StatusCode, b)

@@ -93,16 +93,23 @@ func (a *authenticator) anonymous(r *http.Request) (*caller, error) {
 			return nil, &authError{message: devCallerHeader + " must be 1 to 128 printable ASCII characters.", detail: "bad " + devCallerHeader, badRequest: true}
 		}
 		id := a.derive("dev", "", v)
-		return &caller{kind: "dev", customID: id, rateKey: id, logID: logID(id)}, nil
+		// The bucket is the client address's, as for any anonymous
+		// caller: a header the caller chooses must not buy a fresh one.
+		return &caller{kind: "dev", customID: id, rateKey: anonymousRateKey(r), logID: logID(id)}, nil
 	}
-	// Behind the Functions host every request comes from the host's
-	// loopback address, so all anonymous callers share one bucket: that is
-	// the safe direction. X-Forwarded-For is not used; a client can forge it.
+	return &caller{kind: "anonymous", rateKey: anonymousRateKey(r), logID: "anonymous"}, nil
+}
+
+// anonymousRateKey is the token bucket of an anonymous caller: its client
+// address. Behind the Functions host every request comes from the host's
+// loopback address, so all anonymous callers share one bucket: that is the
+// safe direction. X-Forwarded-For is not used; a client can forge it.
+func anonymousRateKey(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
 	}
-	return &caller{kind: "anonymous", rateKey: "anonymous:" + host, logID: "anonymous"}, nil
+	return "anonymous:" + host
 }
 
 // derive turns a caller's verified identity into an ACS custom ID: a

@@ -29,6 +29,8 @@ const (
 	envOIDCAlgorithms = "TRUSTED_SERVICE_OIDC_ALGORITHMS"
 	envOIDCMinRefresh = "TRUSTED_SERVICE_OIDC_JWKS_MIN_REFRESH"
 
+	envCORSOrigins    = "TRUSTED_SERVICE_CORS_ORIGINS"
+	envPort           = "PORT"
 	envAllowAnonymous = "TRUSTED_SERVICE_ALLOW_ANONYMOUS"
 	envRatePerMinute  = "TRUSTED_SERVICE_RATE_PER_MINUTE"
 	envRateBurst      = "TRUSTED_SERVICE_RATE_BURST"
@@ -83,6 +85,12 @@ type config struct {
 	// allowAnonymous lets requests without a bearer token in.
 	allowAnonymous bool
 
+	// corsOrigins are the browser origins allowed to call the service;
+	// corsAnyLoopback allows any http loopback origin (the embedded
+	// emulator's default when corsOrigins is unset).
+	corsOrigins     []string
+	corsAnyLoopback bool
+
 	ratePerMinute float64 // 0 disables the limit
 	rateBurst     int
 
@@ -117,7 +125,7 @@ func configErrorf(format string, args ...any) error {
 func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*config, error) {
 	fs := flag.NewFlagSet("trusted-service", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	addr := fs.String("addr", "", "listen address `host:port` (default 127.0.0.1:$"+envFunctionsPort+", else 127.0.0.1:"+defaultPort+")")
+	addr := fs.String("addr", "", "listen address `host:port` (default 127.0.0.1:$"+envFunctionsPort+", else :$"+envPort+", else 127.0.0.1:"+defaultPort+")")
 	debugAddr := fs.String("debug-addr", "", "also serve Go's profiler (net/http/pprof: goroutines, heap, CPU) on this loopback `host:port`; off by default")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: trusted-service [-addr host:port] [-debug-addr host:port]\n\n"+
@@ -145,6 +153,15 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 		}
 		// The Functions host only ever calls the handler on loopback.
 		c.addr = net.JoinHostPort("127.0.0.1", p)
+	case env(envPort) != "":
+		p := env(envPort)
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return nil, configErrorf("%s=%q is not a TCP port", envPort, p)
+		}
+		// Container platforms (Cloud Run, Container Apps, Heroku...) set
+		// PORT and send traffic from outside the container: every
+		// interface.
+		c.addr = net.JoinHostPort("", p)
 	default:
 		c.addr = net.JoinHostPort("127.0.0.1", defaultPort)
 	}
@@ -187,12 +204,27 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 	if c.oidc == nil && !c.allowAnonymous {
 		if c.backend != backendEmulator {
 			return nil, configErrorf("callers are not authenticated, and the backend is a real ACS resource (%s): "+
-				"set %s, %s and %s to accept OIDC / Entra ID bearer tokens, "+
+				"set %s and %s (and %s if the issuer has no OIDC discovery document) to accept OIDC / Entra ID bearer tokens, "+
 				"or set %s=true to hand tokens to anyone who can reach the service",
 				c.backend, envOIDCIssuer, envOIDCAudience, envOIDCJWKSURL, envAllowAnonymous)
 		}
 		// The embedded emulator is harmless: anonymous callers are allowed.
 		c.allowAnonymous = true
+	}
+
+	if s := env(envCORSOrigins); s != "" {
+		for o := range strings.SplitSeq(s, ",") {
+			if o = strings.TrimSpace(o); o == "" {
+				continue
+			}
+			origin, err := parseOrigin(o)
+			if err != nil {
+				return nil, configErrorf("%s: %q: %v", envCORSOrigins, o, err)
+			}
+			c.corsOrigins = append(c.corsOrigins, origin)
+		}
+	} else if c.backend == backendEmulator {
+		c.corsAnyLoopback = true
 	}
 
 	c.ratePerMinute = defaultRatePerMinute
@@ -237,26 +269,26 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 	return c, nil
 }
 
-// loadOIDC reads the OIDC settings: none, or all three of issuer,
-// audience and JWKS URL.
+// loadOIDC reads the OIDC settings: none, or the issuer and the audience,
+// with the JWKS URL optional (discovered from the issuer when unset).
 func loadOIDC(env func(string) string) (*oidcConfig, error) {
 	issuer, audience, jwks := env(envOIDCIssuer), env(envOIDCAudience), env(envOIDCJWKSURL)
 	if issuer == "" && audience == "" && jwks == "" {
 		for _, name := range []string{envOIDCScope, envOIDCAlgorithms, envOIDCMinRefresh} {
 			if env(name) != "" {
-				return nil, configErrorf("%s is set but %s, %s and %s are not", name, envOIDCIssuer, envOIDCAudience, envOIDCJWKSURL)
+				return nil, configErrorf("%s is set but %s and %s are not", name, envOIDCIssuer, envOIDCAudience)
 			}
 		}
 		return nil, nil
 	}
 	var missing []string
-	for _, v := range []struct{ name, value string }{{envOIDCIssuer, issuer}, {envOIDCAudience, audience}, {envOIDCJWKSURL, jwks}} {
+	for _, v := range []struct{ name, value string }{{envOIDCIssuer, issuer}, {envOIDCAudience, audience}} {
 		if v.value == "" {
 			missing = append(missing, v.name)
 		}
 	}
 	if len(missing) > 0 {
-		return nil, configErrorf("OIDC authentication needs %s, %s and %s; missing: %s",
+		return nil, configErrorf("OIDC authentication needs %s and %s (%s is optional); missing: %s",
 			envOIDCIssuer, envOIDCAudience, envOIDCJWKSURL, strings.Join(missing, ", "))
 	}
 	o := &oidcConfig{issuer: issuer, jwksURL: jwks, requiredScope: env(envOIDCScope), minRefresh: defaultMinRefresh}
@@ -268,8 +300,13 @@ func loadOIDC(env func(string) string) (*oidcConfig, error) {
 	if len(o.audiences) == 0 {
 		return nil, configErrorf("%s names no audience", envOIDCAudience)
 	}
-	if err := checkFetchURL(jwks); err != nil {
-		return nil, configErrorf("%s: %v", envOIDCJWKSURL, err)
+	if jwks != "" {
+		if err := checkFetchURL(jwks); err != nil {
+			return nil, configErrorf("%s: %v", envOIDCJWKSURL, err)
+		}
+	} else if err := checkFetchURL(discoveryURL(issuer)); err != nil {
+		// The discovery document is fetched from the issuer's URL.
+		return nil, configErrorf("%s: %v (or set %s)", envOIDCIssuer, err, envOIDCJWKSURL)
 	}
 	o.algorithms = defaultAlgorithms()
 	if s := env(envOIDCAlgorithms); s != "" {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -100,7 +101,9 @@ func TestFunctionsConfigMatchesRoutes(t *testing.T) {
 		if rt.path == "/" {
 			continue // the health probe: the host calls it directly
 		}
-		served[rt.path] = rt.methods
+		// OPTIONS too: the host must forward CORS preflights, which the
+		// handler answers (cors.go).
+		served[rt.path] = append(slices.Clone(rt.methods), http.MethodOptions)
 	}
 	for path, methods := range declared {
 		got, ok := served[path]
@@ -194,6 +197,39 @@ func TestLoadConfig(t *testing.T) {
 		}},
 		{name: "debug endpoint off loopback", args: []string{"-debug-addr", "0.0.0.0:6060"}, wantErr: "loopback"},
 		{name: "debug endpoint without port", args: []string{"-debug-addr", "127.0.0.1"}, wantErr: "loopback"},
+		{name: "PORT of a container platform", env: map[string]string{envPort: "8080"}, check: func(t *testing.T, c *config) {
+			if c.addr != ":8080" {
+				t.Errorf("addr = %q, want :8080", c.addr)
+			}
+		}},
+		{name: "Functions port wins over PORT", env: map[string]string{envFunctionsPort: "40123", envPort: "8080"}, check: func(t *testing.T, c *config) {
+			if c.addr != "127.0.0.1:40123" {
+				t.Errorf("addr = %q", c.addr)
+			}
+		}},
+		{name: "-addr wins over PORT", args: []string{"-addr", "127.0.0.1:9"}, env: map[string]string{envPort: "8080"}, check: func(t *testing.T, c *config) {
+			if c.addr != "127.0.0.1:9" {
+				t.Errorf("addr = %q", c.addr)
+			}
+		}},
+		{name: "bad PORT", env: map[string]string{envPort: "http"}, wantErr: envPort},
+		{name: "CORS: emulator allows loopback origins by default", check: func(t *testing.T, c *config) {
+			if !c.corsAnyLoopback || c.corsOrigins != nil {
+				t.Errorf("cors = %v %v", c.corsAnyLoopback, c.corsOrigins)
+			}
+		}},
+		{name: "CORS: listed origins only", env: map[string]string{envCORSOrigins: "https://App.example.com, http://localhost:3000"}, check: func(t *testing.T, c *config) {
+			if c.corsAnyLoopback || !slices.Equal(c.corsOrigins, []string{"https://app.example.com", "http://localhost:3000"}) {
+				t.Errorf("cors = %v %q", c.corsAnyLoopback, c.corsOrigins)
+			}
+		}},
+		{name: "CORS: none with a real resource by default", env: merge(oidc, map[string]string{envConnectionString: cs}), check: func(t *testing.T, c *config) {
+			if c.corsAnyLoopback || c.corsOrigins != nil {
+				t.Errorf("cors = %v %q", c.corsAnyLoopback, c.corsOrigins)
+			}
+		}},
+		{name: "CORS: wildcard refused", env: map[string]string{envCORSOrigins: "*"}, wantErr: envCORSOrigins},
+		{name: "CORS: path refused", env: map[string]string{envCORSOrigins: "https://app.example.com/login"}, wantErr: "without a path"},
 		{name: "Functions port", env: map[string]string{envFunctionsPort: "40123"}, check: func(t *testing.T, c *config) {
 			if c.addr != "127.0.0.1:40123" {
 				t.Errorf("addr = %q", c.addr)
@@ -206,7 +242,7 @@ func TestLoadConfig(t *testing.T) {
 		}},
 		{name: "bad Functions port", env: map[string]string{envFunctionsPort: "http"}, wantErr: envFunctionsPort},
 		{name: "real resource without authentication is refused", env: map[string]string{envConnectionString: cs},
-			wantErr: "set " + envOIDCIssuer + ", " + envOIDCAudience + " and " + envOIDCJWKSURL},
+			wantErr: "set " + envOIDCIssuer + " and " + envOIDCAudience + " (and " + envOIDCJWKSURL},
 		{name: "endpoint without authentication is refused", env: map[string]string{envEndpoint: "https://contoso.communication.azure.com"}, wantErr: envAllowAnonymous + "=true"},
 		{name: "real resource, anonymous allowed", env: map[string]string{envConnectionString: cs, envAllowAnonymous: "true"}, check: func(t *testing.T, c *config) {
 			if c.backend != backendConnectionString || !c.allowAnonymous {
@@ -220,7 +256,14 @@ func TestLoadConfig(t *testing.T) {
 		}},
 		{name: "both connection string and endpoint", env: map[string]string{envConnectionString: cs, envEndpoint: "https://x.communication.azure.com", envAllowAnonymous: "true"}, wantErr: "both"},
 		{name: "http endpoint", env: map[string]string{envEndpoint: "http://x.communication.azure.com", envAllowAnonymous: "1"}, wantErr: "https"},
-		{name: "partial OIDC", env: map[string]string{envOIDCIssuer: "https://i"}, wantErr: "missing: " + envOIDCAudience + ", " + envOIDCJWKSURL},
+		{name: "partial OIDC", env: map[string]string{envOIDCIssuer: "https://i"}, wantErr: "missing: " + envOIDCAudience},
+		{name: "OIDC by discovery", env: map[string]string{envOIDCIssuer: "https://login.microsoftonline.com/t/v2.0", envOIDCAudience: "api://x"}, check: func(t *testing.T, c *config) {
+			if c.oidc == nil || c.oidc.jwksURL != "" || c.oidc.issuer != "https://login.microsoftonline.com/t/v2.0" {
+				t.Errorf("oidc = %+v, want discovery from the issuer", c.oidc)
+			}
+		}},
+		{name: "plain-http issuer to discover", env: map[string]string{envOIDCIssuer: "http://idp.example/t", envOIDCAudience: "api://x"}, wantErr: envOIDCIssuer},
+		{name: "plain-http issuer with a JWKS URL", env: map[string]string{envOIDCIssuer: "http://idp.example/t", envOIDCAudience: "api://x", envOIDCJWKSURL: "https://idp.example/keys"}},
 		{name: "OIDC option without OIDC", env: map[string]string{envOIDCScope: "x"}, wantErr: envOIDCScope},
 		{name: "plain-http JWKS", env: merge(oidc, map[string]string{envOIDCJWKSURL: "http://idp.example/keys"}), wantErr: "https"},
 		{name: "loopback http JWKS", env: merge(oidc, map[string]string{envOIDCJWKSURL: "http://127.0.0.1:9/keys"})},

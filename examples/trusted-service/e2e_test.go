@@ -543,11 +543,11 @@ func TestEndToEndFunctionsHost(t *testing.T) {
 			wantError(t, tc.name, h.send(tc.req), tc.status, tc.code)
 		}
 		for _, tc := range []struct{ method, path, allow string }{
-			{"PUT", "/api/token", "GET, POST"},
-			{"DELETE", "/api/token", "GET, POST"},
-			{"GET", "/api/user", "DELETE"},
-			{"GET", "/api/token/teams", "POST"},
-			{"POST", "/", "GET, HEAD"},
+			{"PUT", "/api/token", "GET, POST, OPTIONS"},
+			{"DELETE", "/api/token", "GET, POST, OPTIONS"},
+			{"GET", "/api/user", "DELETE, OPTIONS"},
+			{"GET", "/api/token/teams", "POST, OPTIONS"},
+			{"POST", "/", "GET, HEAD, OPTIONS"},
 		} {
 			r := h.send(hostRequest{method: tc.method, path: tc.path, header: alice})
 			wantError(t, tc.method+" "+tc.path, r, 405, "MethodNotAllowed")

@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -58,10 +60,11 @@ type service struct {
 	acs   *acsidentity.Client
 	auth  *authenticator
 	limit *limiter
+	cors  *corsPolicy // nil: no CORS headers (the platform's CORS, or none)
 }
 
-// ServeHTTP routes a request: 404 and 405 first, then authentication and
-// the rate limit, then the handler.
+// ServeHTTP routes a request: CORS headers and preflights first, then 404
+// and 405, then authentication and the rate limit, then the handler.
 func (s *service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	h := w.Header()
@@ -74,12 +77,15 @@ func (s *service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 	}
+	if s.cors.apply(w, r, rt) {
+		return
+	}
 	if rt == nil {
 		writeError(w, http.StatusNotFound, "NotFound", "There is no such endpoint.")
 		return
 	}
 	if !slices.Contains(rt.methods, r.Method) {
-		h.Set("Allow", strings.Join(rt.methods, ", "))
+		h.Set("Allow", strings.Join(append(slices.Clone(rt.methods), http.MethodOptions), ", "))
 		writeError(w, http.StatusMethodNotAllowed, "MethodNotAllowed", "The method "+r.Method+" is not allowed here.")
 		return
 	}
@@ -379,8 +385,37 @@ func readJSON(w http.ResponseWriter, r *http.Request, v any, required bool) (pre
 	d := json.NewDecoder(strings.NewReader(string(body)))
 	d.DisallowUnknownFields()
 	if err := d.Decode(v); err != nil || d.More() {
-		writeError(w, http.StatusBadRequest, "InvalidRequest", "The body is not a JSON object of the expected fields.")
+		if name, ok := strings.CutPrefix(fmt.Sprint(err), "json: unknown field "); ok {
+			if name, uerr := strconv.Unquote(name); uerr == nil {
+				writeError(w, http.StatusBadRequest, "InvalidRequest", fmt.Sprintf("The body has an unknown field %s; the accepted fields are %s.", quoteField(name), strings.Join(jsonFields(v), ", ")))
+				return false, false
+			}
+		}
+		writeError(w, http.StatusBadRequest, "InvalidRequest", "The body is not a JSON object of the accepted fields ("+strings.Join(jsonFields(v), ", ")+").")
 		return false, false
 	}
 	return true, true
+}
+
+// quoteField quotes a field name from the caller for an error message,
+// shortened: the body may be up to 32 KiB.
+func quoteField(name string) string {
+	const maxLen = 40
+	if r := []rune(name); len(r) > maxLen {
+		name = string(r[:maxLen]) + "…"
+	}
+	return strconv.Quote(name)
+}
+
+// jsonFields lists the JSON names of the fields of the struct v points to,
+// quoted, for error messages.
+func jsonFields(v any) []string {
+	t := reflect.TypeOf(v).Elem()
+	var names []string
+	for f := range t.Fields() {
+		if name, _, _ := strings.Cut(f.Tag.Get("json"), ","); name != "" && name != "-" {
+			names = append(names, strconv.Quote(name))
+		}
+	}
+	return names
 }

@@ -7,6 +7,8 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/base64"
 	"encoding/json"
 	"math/big"
@@ -183,4 +185,27 @@ func (p *idp) fetchCount() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.fetches
+}
+
+// hashFor is the digest of data for a JWS algorithm's signature.
+func hashFor(alg string, data []byte) (crypto.Hash, []byte) {
+	switch alg {
+	case "RS384", "ES384":
+		d := sha512.Sum384(data)
+		return crypto.SHA384, d[:]
+	case "RS512":
+		d := sha512.Sum512(data)
+		return crypto.SHA512, d[:]
+	}
+	d := sha256.Sum256(data)
+	return crypto.SHA256, d[:]
+}
+
+// decodeSegment decodes one base64url JSON segment of a JWT into v.
+func decodeSegment(seg string, v any) error {
+	b, err := base64.RawURLEncoding.DecodeString(seg)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, v)
 }

@@ -1,23 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/rsa"
-	"crypto/sha256"
-	"crypto/sha512"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
-	"math/big"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/MicahParks/keyfunc/v3"
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // maxTokenBytes bounds the bearer tokens we parse at all. Entra ID access
@@ -57,14 +49,9 @@ func invalidToken(message, detailFormat string, args ...any) *authError {
 	return &authError{code: "invalid_token", message: message, detail: fmt.Sprintf(detailFormat, args...)}
 }
 
-// claims are the registered claims we check, plus the few we use.
+// claims are the registered claims golang-jwt checks, plus the few we use.
 type claims struct {
-	Issuer    string          `json:"iss"`
-	Subject   string          `json:"sub"`
-	Audience  json.RawMessage `json:"aud"`
-	ExpiresAt *json.Number    `json:"exp"`
-	NotBefore *json.Number    `json:"nbf"`
-	IssuedAt  *json.Number    `json:"iat"`
+	jwt.RegisteredClaims
 	// ObjectID is Entra ID's object ID of the user (oid).
 	ObjectID string `json:"oid"`
 	// Scope is the space-separated delegated scopes (scp, Entra ID; scope, RFC 9068).
@@ -73,27 +60,17 @@ type claims struct {
 	Roles []string `json:"roles"`
 }
 
-// jwtHeader is the JOSE header.
-type jwtHeader struct {
-	Alg  string   `json:"alg"`
-	Kid  string   `json:"kid"`
-	Typ  string   `json:"typ"`
-	Crit []string `json:"crit"`
-}
-
-// validator checks bearer JWTs against one issuer's keys.
+// validator checks bearer JWTs against one issuer's keys. The JWS
+// verification and the registered claims are github.com/golang-jwt/jwt/v5's;
+// the key lookup by kid (and the check that the JWK's alg fits the token's)
+// is github.com/MicahParks/keyfunc/v3's over our key cache.
 type validator struct {
 	issuer        string
 	audiences     []string
 	requiredScope string
 	algorithms    []string
-	keys          keySource
+	keys          *jwksCache
 	now           func() time.Time
-}
-
-// keySource finds a verification key by its key ID.
-type keySource interface {
-	key(ctx context.Context, kid string) (*jwk, error)
 }
 
 // validate parses and verifies token and returns its claims. Every failure
@@ -102,75 +79,39 @@ func (v *validator) validate(ctx context.Context, token string) (*claims, error)
 	if len(token) > maxTokenBytes {
 		return nil, invalidToken("The bearer token is malformed.", "token of %d bytes", len(token))
 	}
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
-		// Five parts would be JWE: encrypted tokens are not supported.
-		return nil, invalidToken("The bearer token is malformed.", "%d dot-separated parts, want 3", len(parts))
-	}
-	var h jwtHeader
-	if err := decodeSegment(parts[0], &h); err != nil {
-		return nil, invalidToken("The bearer token is malformed.", "header: %v", err)
-	}
-	// Check the algorithm before anything else touches a key.
-	if strings.EqualFold(h.Alg, "none") || h.Alg == "" {
-		return nil, invalidToken("The bearer token is not signed.", "alg %q", h.Alg)
-	}
-	if !slices.Contains(v.algorithms, h.Alg) {
-		return nil, invalidToken("The bearer token's signing algorithm is not accepted.", "alg %q not in %v", h.Alg, v.algorithms)
-	}
-	if len(h.Crit) > 0 {
-		return nil, invalidToken("The bearer token is malformed.", "unsupported crit header %v", h.Crit)
-	}
-	if h.Typ != "" && !strings.EqualFold(h.Typ, "JWT") && !strings.EqualFold(h.Typ, "at+jwt") && !strings.EqualFold(h.Typ, "application/at+jwt") {
-		return nil, invalidToken("The bearer token is malformed.", "typ %q", h.Typ)
-	}
-	if h.Kid == "" {
-		return nil, invalidToken("The bearer token has no key ID.", "no kid in the header")
-	}
-	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
-	if err != nil {
-		return nil, invalidToken("The bearer token is malformed.", "signature: not base64url")
-	}
-	k, err := v.keys.key(ctx, h.Kid)
+	p := jwt.NewParser(
+		jwt.WithValidMethods(v.algorithms),
+		jwt.WithIssuer(v.issuer),
+		jwt.WithAudience(v.audiences...),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithLeeway(clockSkew),
+		jwt.WithTimeFunc(v.now),
+	)
+	var c claims
+	kf, err := keyfunc.New(keyfunc.Options{Ctx: ctx, Storage: v.keys})
 	if err != nil {
 		return nil, err
 	}
-	if err := k.verify(h.Alg, []byte(parts[0]+"."+parts[1]), sig); err != nil {
-		return nil, invalidToken("The bearer token's signature is not valid.", "kid %q alg %s: %v", h.Kid, h.Alg, err)
-	}
-
-	// Only now, with the signature checked, are the claims worth reading.
-	var c claims
-	if err := decodeSegment(parts[1], &c); err != nil {
-		return nil, invalidToken("The bearer token is malformed.", "payload: %v", err)
-	}
-	if c.Issuer != v.issuer {
-		return nil, invalidToken("The bearer token's issuer is not accepted.", "iss %q", c.Issuer)
-	}
-	aud, err := audiences(c.Audience)
+	tok, err := p.ParseWithClaims(token, &c, func(t *jwt.Token) (any, error) {
+		// Header checks the library leaves to us, before any key is
+		// looked up (and so before any fetch).
+		if crit, ok := t.Header["crit"]; ok {
+			return nil, invalidToken("The bearer token is malformed.", "unsupported crit header %v", crit)
+		}
+		if typ, ok := t.Header["typ"]; ok {
+			s, _ := typ.(string)
+			if !strings.EqualFold(s, "JWT") && !strings.EqualFold(s, "at+jwt") && !strings.EqualFold(s, "application/at+jwt") {
+				return nil, invalidToken("The bearer token is malformed.", "typ %v", typ)
+			}
+		}
+		if kid, _ := t.Header["kid"].(string); kid == "" {
+			return nil, invalidToken("The bearer token has no key ID.", "no kid in the header")
+		}
+		return kf.KeyfuncCtx(ctx)(t)
+	})
 	if err != nil {
-		return nil, invalidToken("The bearer token is malformed.", "aud: %v", err)
-	}
-	if !slices.ContainsFunc(aud, func(a string) bool { return slices.Contains(v.audiences, a) }) {
-		return nil, invalidToken("The bearer token's audience is not accepted.", "aud %q", aud)
-	}
-	now := v.now()
-	exp, err := numericDate(c.ExpiresAt)
-	if err != nil || exp.IsZero() {
-		return nil, invalidToken("The bearer token has no valid expiry.", "exp: %v", err)
-	}
-	if !now.Before(exp.Add(clockSkew)) {
-		return nil, invalidToken("The bearer token has expired.", "exp %s", exp.Format(time.RFC3339))
-	}
-	if nbf, err := numericDate(c.NotBefore); err != nil {
-		return nil, invalidToken("The bearer token is malformed.", "nbf: %v", err)
-	} else if !nbf.IsZero() && now.Add(clockSkew).Before(nbf) {
-		return nil, invalidToken("The bearer token is not valid yet.", "nbf %s", nbf.Format(time.RFC3339))
-	}
-	if iat, err := numericDate(c.IssuedAt); err != nil {
-		return nil, invalidToken("The bearer token is malformed.", "iat: %v", err)
-	} else if !iat.IsZero() && now.Add(clockSkew).Before(iat) {
-		return nil, invalidToken("The bearer token was issued in the future.", "iat %s", iat.Format(time.RFC3339))
+		return nil, v.explain(tok, &c, err)
 	}
 	if c.Subject == "" {
 		return nil, invalidToken("The bearer token has no subject.", "no sub")
@@ -181,129 +122,50 @@ func (v *validator) validate(ctx context.Context, token string) (*claims, error)
 	return &c, nil
 }
 
+// explain turns golang-jwt's error into an *authError whose message says
+// what is wrong, in words a client developer can act on.
+func (v *validator) explain(tok *jwt.Token, c *claims, err error) error {
+	var ae *authError
+	if errors.As(err, &ae) {
+		return ae // from our header checks or the key cache
+	}
+	if errors.Is(err, jwt.ErrTokenMalformed) {
+		// Five parts would be JWE: encrypted tokens are not supported.
+		return invalidToken("The bearer token is malformed.", "%v", err)
+	}
+	var alg string
+	if tok != nil {
+		alg, _ = tok.Header["alg"].(string)
+	}
+	switch {
+	case alg == "" || strings.EqualFold(alg, "none"):
+		return invalidToken("The bearer token is not signed.", "alg %q", alg)
+	case !slices.Contains(v.algorithms, alg):
+		return invalidToken("The bearer token's signing algorithm is not accepted.", "alg %q not in %v", alg, v.algorithms)
+	case errors.Is(err, jwt.ErrTokenUnverifiable):
+		return invalidToken("The bearer token's signing key is not usable.", "%v", err)
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
+		return invalidToken("The bearer token's signature is not valid.", "alg %s: %v", alg, err)
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return invalidToken("The bearer token has expired.", "%v", err)
+	case errors.Is(err, jwt.ErrTokenNotValidYet):
+		return invalidToken("The bearer token is not valid yet.", "%v", err)
+	case errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+		return invalidToken("The bearer token was issued in the future.", "%v", err)
+	case c.ExpiresAt == nil:
+		return invalidToken("The bearer token has no valid expiry.", "%v", err)
+	case errors.Is(err, jwt.ErrTokenInvalidIssuer) || c.Issuer == "":
+		return invalidToken("The bearer token's issuer is not accepted.", "iss %q", c.Issuer)
+	case errors.Is(err, jwt.ErrTokenInvalidAudience) || len(c.Audience) == 0:
+		return invalidToken("The bearer token's audience is not accepted.", "aud %q", c.Audience)
+	}
+	return invalidToken("The bearer token is not valid.", "%v", err)
+}
+
 // hasScope reports whether the token grants scope as a delegated scope
 // (scp or scope) or an application role (roles).
 func (c *claims) hasScope(scope string) bool {
 	return slices.Contains(strings.Fields(c.Scp), scope) ||
 		slices.Contains(strings.Fields(c.Scope), scope) ||
 		slices.Contains(c.Roles, scope)
-}
-
-// decodeSegment decodes one base64url JSON segment into v.
-func decodeSegment(seg string, v any) error {
-	b, err := base64.RawURLEncoding.DecodeString(seg)
-	if err != nil {
-		return errors.New("not base64url")
-	}
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.UseNumber()
-	if err := d.Decode(v); err != nil {
-		return errors.New("not a JSON object")
-	}
-	if d.More() {
-		return errors.New("trailing data")
-	}
-	return nil
-}
-
-// audiences decodes aud: a string or an array of strings.
-func audiences(raw json.RawMessage) ([]string, error) {
-	if len(raw) == 0 {
-		return nil, errors.New("missing")
-	}
-	var one string
-	if err := json.Unmarshal(raw, &one); err == nil {
-		return []string{one}, nil
-	}
-	var many []string
-	if err := json.Unmarshal(raw, &many); err != nil {
-		return nil, errors.New("not a string or an array of strings")
-	}
-	return many, nil
-}
-
-// numericDate converts a JWT NumericDate (seconds, maybe fractional). A
-// missing claim is the zero time.
-func numericDate(n *json.Number) (time.Time, error) {
-	if n == nil {
-		return time.Time{}, nil
-	}
-	f, err := n.Float64()
-	if err != nil || math.IsNaN(f) || f < 0 || f > 1e11 {
-		return time.Time{}, errors.New("not a NumericDate")
-	}
-	sec, frac := math.Modf(f)
-	return time.Unix(int64(sec), int64(frac*1e9)), nil
-}
-
-// jwk is one verification key from a JWKS.
-type jwk struct {
-	kid string
-	alg string // the key's own alg, if the JWKS named one
-	pub crypto.PublicKey
-}
-
-// verify checks sig over signed with alg. The key type must fit alg: an
-// RSA key never verifies an ES256 signature, and so on.
-func (k *jwk) verify(alg string, signed, sig []byte) error {
-	if k.alg != "" && k.alg != alg {
-		return fmt.Errorf("the key is for %s", k.alg)
-	}
-	switch alg {
-	case "RS256", "RS384", "RS512", "PS256":
-		pub, ok := k.pub.(*rsa.PublicKey)
-		if !ok {
-			return errors.New("not an RSA key")
-		}
-		h, digest := hashFor(alg, signed)
-		if alg == "PS256" {
-			return rsa.VerifyPSS(pub, h, digest, sig, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash})
-		}
-		return rsa.VerifyPKCS1v15(pub, h, digest, sig)
-	case "ES256", "ES384":
-		pub, ok := k.pub.(*ecdsa.PublicKey)
-		if !ok {
-			return errors.New("not an EC key")
-		}
-		size := 32
-		if alg == "ES384" {
-			size = 48
-		}
-		if pub.Curve.Params().BitSize != size*8 {
-			return errors.New("the key's curve does not match the algorithm")
-		}
-		if len(sig) != 2*size {
-			return errors.New("wrong signature length")
-		}
-		_, digest := hashFor(alg, signed)
-		r := new(big.Int).SetBytes(sig[:size])
-		s := new(big.Int).SetBytes(sig[size:])
-		if !ecdsa.Verify(pub, digest, r, s) {
-			return errors.New("verification failed")
-		}
-		return nil
-	case "EdDSA":
-		pub, ok := k.pub.(ed25519.PublicKey)
-		if !ok {
-			return errors.New("not an Ed25519 key")
-		}
-		if !ed25519.Verify(pub, signed, sig) {
-			return errors.New("verification failed")
-		}
-		return nil
-	}
-	return fmt.Errorf("algorithm %s is not supported", alg)
-}
-
-func hashFor(alg string, data []byte) (crypto.Hash, []byte) {
-	switch alg {
-	case "RS384", "ES384":
-		d := sha512.Sum384(data)
-		return crypto.SHA384, d[:]
-	case "RS512":
-		d := sha512.Sum512(data)
-		return crypto.SHA512, d[:]
-	}
-	d := sha256.Sum256(data)
-	return crypto.SHA256, d[:]
 }

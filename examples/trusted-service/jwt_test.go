@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -42,7 +44,7 @@ func newTestValidator(p *idp, clock *fakeClock, minRefresh time.Duration, algs .
 	if len(algs) == 0 {
 		algs = defaultAlgorithms()
 	}
-	cache := &jwksCache{url: p.jwksURL(), client: http.DefaultClient, minRefresh: minRefresh, now: clock.now, logger: discard}
+	cache := &jwksCache{url: p.jwksURL(), client: newKeyClient(nil), minRefresh: minRefresh, now: clock.now, logger: discard}
 	return &validator{issuer: testIssuer, audiences: []string{"other", testAudience}, algorithms: algs, keys: cache, now: clock.now}, cache
 }
 
@@ -305,10 +307,116 @@ func TestParseJWKSSkipsUnusableKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(keys) != 1 || keys["ok"] == nil {
-		t.Fatalf("keys = %v, want only \"ok\"", keys)
+	all, err := keys.KeyReadAll(context.Background())
+	if err != nil || len(all) != 1 || all[0].Marshal().KID != "ok" {
+		t.Fatalf("keys = %v (%v), want only \"ok\"", all, err)
 	}
 	if _, err := parseJWKS([]byte(`{"keys":[]}`)); err == nil {
 		t.Fatal("an empty JWKS was accepted")
+	}
+}
+
+// TestJWKSDiscovery checks that with only the issuer configured the JWKS
+// URL comes from its discovery document, which must name that issuer.
+func TestJWKSDiscovery(t *testing.T) {
+	t.Parallel()
+	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	k := newTestKey(t, "ed", "EdDSA")
+	p := newIDP(t, k)
+	var docIssuer string
+	mux := http.NewServeMux()
+	disc := httptest.NewServer(mux)
+	t.Cleanup(disc.Close)
+	issuer := disc.URL + "/tenant/v2.0"
+	mux.HandleFunc("/tenant/v2.0/.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]string{"issuer": docIssuer, "jwks_uri": p.jwksURL()})
+	})
+	newValidator := func() *validator {
+		cache := &jwksCache{issuer: issuer, client: newKeyClient(nil), minRefresh: time.Minute, now: clock.now, logger: discard}
+		return &validator{issuer: issuer, audiences: []string{testAudience}, algorithms: defaultAlgorithms(), keys: cache, now: clock.now}
+	}
+	tok := k.sign(t, with(goodClaims(clock.now(), "alice"), "iss", issuer), nil)
+
+	docIssuer = issuer
+	if _, err := newValidator().validate(context.Background(), tok); err != nil {
+		t.Fatalf("validate with discovered keys: %v", err)
+	}
+	if p.fetchCount() != 1 {
+		t.Fatalf("JWKS fetches = %d, want 1", p.fetchCount())
+	}
+
+	// A document for another issuer is not trusted.
+	docIssuer = "https://evil.example/"
+	_, err := newValidator().validate(context.Background(), tok)
+	var ae *authError
+	if !errors.As(err, &ae) || !ae.unavailable {
+		t.Fatalf("validate with a discovery document for another issuer = %v, want unavailable", err)
+	}
+}
+
+// TestJWKSRedirectStaysOnHTTPS checks that an https JWKS (or discovery)
+// URL redirected to plain http is not followed, so its keys are not
+// trusted, while an https-to-https redirect is.
+func TestJWKSRedirectStaysOnHTTPS(t *testing.T) {
+	t.Parallel()
+	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	k := newTestKey(t, "ed", "EdDSA")
+	plain := newIDP(t, k) // http on loopback: acceptable as configured, not as a redirect target from https
+	var secureJWKS []byte
+	secure := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/to-http":
+			http.Redirect(w, r, plain.jwksURL(), http.StatusFound)
+		case "/to-https":
+			http.Redirect(w, r, "/keys", http.StatusFound)
+		case "/keys":
+			w.Write(secureJWKS)
+		}
+	}))
+	t.Cleanup(secure.Close)
+	b, err := json.Marshal(map[string]any{"keys": []map[string]string{k.jwk()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secureJWKS = b
+	validate := func(url string) error {
+		cache := &jwksCache{url: url, client: newKeyClient(secure.Client().Transport), minRefresh: time.Minute, now: clock.now, logger: discard}
+		v := &validator{issuer: testIssuer, audiences: []string{testAudience}, algorithms: defaultAlgorithms(), keys: cache, now: clock.now}
+		_, err := v.validate(context.Background(), k.sign(t, goodClaims(clock.now(), "alice"), nil))
+		return err
+	}
+	if err := validate(secure.URL + "/to-https"); err != nil {
+		t.Fatalf("https to https redirect: %v", err)
+	}
+	err = validate(secure.URL + "/to-http")
+	var ae *authError
+	if !errors.As(err, &ae) || !ae.unavailable {
+		t.Fatalf("https to http redirect = %v, want the keys unavailable", err)
+	}
+	if n := plain.fetchCount(); n != 0 {
+		t.Fatalf("the plain-http JWKS was fetched %d times after an https redirect", n)
+	}
+}
+
+// BenchmarkValidate is the cost of checking one bearer token whose key is
+// cached, for each kind of key.
+func BenchmarkValidate(b *testing.B) {
+	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	for _, alg := range []string{"RS256", "ES256", "EdDSA"} {
+		b.Run(alg, func(b *testing.B) {
+			k := newTestKey(b, "kid-"+alg, alg)
+			v, _ := newTestValidator(newIDP(b, k), clock, time.Minute)
+			tok := k.sign(b, goodClaims(clock.now(), "alice"), nil)
+			if _, err := v.validate(context.Background(), tok); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := v.validate(context.Background(), tok); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

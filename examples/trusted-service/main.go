@@ -93,11 +93,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		customIDKey:    cfg.customIDKey,
 	}
 	if o := cfg.oidc; o != nil {
-		keys := &jwksCache{url: o.jwksURL, client: &http.Client{Timeout: jwksFetchTimeout}, minRefresh: o.minRefresh, now: time.Now, logger: log}
+		keys := &jwksCache{url: o.jwksURL, issuer: o.issuer, client: newKeyClient(nil), minRefresh: o.minRefresh, now: time.Now, logger: log}
 		auth.validator = &validator{issuer: o.issuer, audiences: o.audiences, requiredScope: o.requiredScope, algorithms: o.algorithms, keys: keys, now: time.Now}
-		log.Info("callers authenticate with OIDC bearer tokens", "issuer", o.issuer, "audience", o.audiences, "jwks_url", o.jwksURL, "algorithms", o.algorithms)
-		// Fetch the keys now, so a wrong JWKS URL shows in the log at start.
-		go keys.key(ctx, "")
+		jwksURL := o.jwksURL
+		if jwksURL == "" {
+			jwksURL = "(from " + discoveryURL(o.issuer) + ")"
+		}
+		log.Info("callers authenticate with OIDC bearer tokens", "issuer", o.issuer, "audience", o.audiences, "jwks_url", jwksURL, "algorithms", o.algorithms)
+		// Fetch the keys now, so a wrong issuer or JWKS URL shows in the
+		// log at start.
+		go keys.KeyRead(ctx, "")
 	}
 	switch {
 	case cfg.allowAnonymous && cfg.backend == backendEmulator:
@@ -120,7 +125,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		defer stopDebug()
 	}
 
-	svc := &service{acs: acs, auth: auth, limit: limit}
+	var cors *corsPolicy
+	switch {
+	case len(cfg.corsOrigins) > 0:
+		cors = &corsPolicy{origins: cfg.corsOrigins, devCallers: auth.devCallers}
+		log.Info("browser apps on these origins may call the service (CORS)", "origins", cfg.corsOrigins)
+	case cfg.corsAnyLoopback:
+		cors = &corsPolicy{anyLoopback: true, devCallers: auth.devCallers}
+		log.Info("browser apps on any http://localhost:<port> or http://127.0.0.1:<port> origin may call the service (CORS; embedded emulator, " + envCORSOrigins + " unset)")
+	default:
+		log.Info("no CORS headers: set " + envCORSOrigins + " for browser apps on other origins, or configure CORS on the platform")
+	}
+	svc := &service{acs: acs, auth: auth, limit: limit, cors: cors}
 	srv := &http.Server{
 		Handler:           withLogging(log, svc),
 		ReadHeaderTimeout: readHeaderTimeout,

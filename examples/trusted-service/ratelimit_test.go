@@ -83,3 +83,19 @@ func TestRetryAfterSeconds(t *testing.T) {
 		}
 	}
 }
+
+// TestDevCallerCannotEscapeTheRateLimit checks that with the embedded
+// emulator, a new X-Caller-Id on each request does not buy a fresh bucket:
+// the bucket is the client address's.
+func TestDevCallerCannotEscapeTheRateLimit(t *testing.T) {
+	t.Parallel()
+	h := corsFixture(t, nil, &authenticator{allowAnonymous: true, devCallers: true})
+	if res := serve(h, "GET", "/api/token", map[string]string{devCallerHeader: "alice"}); res.StatusCode != 200 {
+		t.Fatalf("first request: %d", res.StatusCode)
+	}
+	for _, id := range []string{"alice", "bob", "carol-1", ""} {
+		if res := serve(h, "GET", "/api/token", map[string]string{devCallerHeader: id}); res.StatusCode != 429 {
+			t.Errorf("X-Caller-Id %q after the bucket emptied: %d, want 429", id, res.StatusCode)
+		}
+	}
+}
