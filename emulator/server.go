@@ -60,8 +60,17 @@ type Options struct {
 	// acknowledged write is saved atomically before the response is sent.
 	// Empty means in memory only.
 	DataFile string
-	// MaxBodyBytes caps request bodies (413 above it). 0 means 1 MiB.
+	// MaxBodyBytes caps request bodies (413 above it). 0 means 1 MiB. The
+	// bodies being received at any one time share a budget of four times
+	// MaxBodyBytes or 16 MiB, whichever is more; a request that would
+	// exceed it is answered 503 with Retry-After.
 	MaxBodyBytes int64
+	// BodyTimeout is how long a request body may take to arrive, counted
+	// from when the emulator starts handling the request, however slowly
+	// its bytes trickle in; a body still incomplete then is answered 408
+	// and its connection closed. 0 means 10 seconds. It applies wherever
+	// the connection supports read deadlines (net/http servers do).
+	BodyTimeout time.Duration
 	// Logger receives one line per request (method, path, status,
 	// duration). Nil means silent. Keys and tokens are never logged.
 	Logger *slog.Logger
@@ -79,6 +88,8 @@ type Emulator struct {
 	idPrefix     string // "8:acs:" + resourceID + "_"
 	allowBearer  bool
 	maxBody      int64
+	bodyTimeout  time.Duration
+	bodies       bodyBudget
 	pageSize     int
 	logger       *slog.Logger
 	now          func() time.Time
@@ -119,6 +130,9 @@ func New(opts *Options) (*Emulator, error) {
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = defaultMaxBodyBytes
 	}
+	if o.BodyTimeout <= 0 {
+		o.BodyTimeout = defaultBodyTimeout
+	}
 	if o.PageSize <= 0 {
 		o.PageSize = defaultPageSize
 	}
@@ -130,6 +144,7 @@ func New(opts *Options) (*Emulator, error) {
 		resourceID:   strings.ToLower(o.ResourceID),
 		allowBearer:  o.AllowBearer,
 		maxBody:      o.MaxBodyBytes,
+		bodyTimeout:  o.BodyTimeout,
 		pageSize:     o.PageSize,
 		logger:       o.Logger,
 		now:          o.Now,
@@ -137,6 +152,7 @@ func New(opts *Options) (*Emulator, error) {
 		supportedHdr: []string{strings.Join(wire.Versions, ", ")},
 	}
 	e.idPrefix = "8:acs:" + e.resourceID + "_"
+	e.bodies.limit = max(minBodyBudget, 4*e.maxBody)
 	if o.Throttle {
 		e.throttle = newThrottler()
 	}
@@ -190,11 +206,12 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if id := r.Header["X-Ms-Client-Request-Id"]; len(id) > 0 {
 		h["X-Ms-Client-Request-Id"] = id[:1]
 	}
+	deadline := e.armBodyDeadline(w, r)
 	path := r.URL.EscapedPath()
 	if e.serveExtension(w, r, path) {
 		return
 	}
-	c := &call{e: e, w: w, r: r}
+	c := &call{e: e, w: w, r: r, deadline: deadline}
 	rt, params, status := e.match(r.Method, path)
 	switch status {
 	case http.StatusNotFound:
@@ -215,10 +232,12 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !c.checkVersion() {
 		return
 	}
-	if !c.readBody() {
+	if !c.authenticate() {
 		return
 	}
-	if !c.authenticate() {
+	ok := c.readBody()
+	defer e.bodies.give(c.bodyHeld)
+	if !ok || !c.checkContentHash() {
 		return
 	}
 	if e.throttle != nil {
