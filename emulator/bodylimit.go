@@ -22,7 +22,7 @@ const (
 	defaultBodyTimeout = 10 * time.Second
 	// minBodyBudget is the least total of in-flight body bytes allowed;
 	// the budget is the larger of it and four maximum bodies.
-	minBodyBudget = 16 << 20
+	minBodyBudget = 8 << 20
 	// firstBodyChunk is the most a body buffer starts with; it doubles as
 	// bytes arrive.
 	firstBodyChunk = 4 << 10

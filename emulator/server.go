@@ -62,7 +62,7 @@ type Options struct {
 	DataFile string
 	// MaxBodyBytes caps request bodies (413 above it). 0 means 1 MiB. The
 	// bodies being received at any one time share a budget of four times
-	// MaxBodyBytes or 16 MiB, whichever is more; a request that would
+	// MaxBodyBytes or 8 MiB, whichever is more; a request that would
 	// exceed it is answered 503 with Retry-After.
 	MaxBodyBytes int64
 	// BodyTimeout is how long a request body may take to arrive, counted
