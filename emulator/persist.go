@@ -27,7 +27,7 @@ type persister struct {
 	failedUpTo uint64
 	failErr    error
 
-	lock *os.File // held until close
+	lock *dataLock // held until close
 }
 
 func (p *persister) mark() { p.want.Add(1) }
@@ -70,15 +70,20 @@ func (p *persister) write() error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(p.path, b)
+	if err := writeFileAtomic(p.path, b); err != nil {
+		return err
+	}
+	// The save replaced the file: lock the new one. This cannot fail
+	// but for a lack of file descriptors, and the save itself is done,
+	// so a failure only leaves the lock on the file's name.
+	p.lock.follow(p.path)
+	return nil
 }
 
 // close saves what is pending and releases the data file.
 func (p *persister) close() error {
 	err := p.sync()
-	if p.lock != nil {
-		p.lock.Close()
-	}
+	p.lock.release()
 	return err
 }
 
@@ -154,20 +159,29 @@ func (e *Emulator) snapshot() ([]byte, error) {
 
 var errDataFileInUse = errors.New("the data file is in use by another emulator")
 
-// openDataFile loads path, or creates it with a fresh signing key.
+// openDataFile loads path, or creates it with a fresh signing key. A
+// symbolic link is followed: the file it leads to is locked and written.
 func (e *Emulator) openDataFile(path string) (err error) {
-	lock, err := lockFile(path)
+	file, err := resolveDataFile(path)
 	if err != nil {
 		return fmt.Errorf("emulator: data file %s: %w", path, err)
 	}
+	name := path
+	if abs, _ := filepath.Abs(path); abs != file {
+		name = path + " (" + file + ")"
+	}
+	lock, err := lockDataFile(file)
+	if err != nil {
+		return fmt.Errorf("emulator: data file %s: %w", name, err)
+	}
 	defer func() {
-		if err != nil && lock != nil {
-			lock.Close()
+		if err != nil {
+			lock.release()
 		}
 	}()
-	p := &persister{path: path, snapshot: e.snapshot, lock: lock}
+	p := &persister{path: file, snapshot: e.snapshot, lock: lock}
 	p.cond = sync.NewCond(&p.mu)
-	b, err := os.ReadFile(path)
+	b, err := os.ReadFile(file)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		s, err := newSigner(nil)
@@ -179,7 +193,7 @@ func (e *Emulator) openDataFile(path string) (err error) {
 		return fmt.Errorf("emulator: reading data file: %w", err)
 	default:
 		if err := e.load(b); err != nil {
-			return fmt.Errorf("emulator: data file %s: %w", path, err)
+			return fmt.Errorf("emulator: data file %s: %w", name, err)
 		}
 	}
 	e.persist = p
