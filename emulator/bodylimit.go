@@ -54,21 +54,41 @@ func (b *bodyBudget) give(n int64) {
 	}
 }
 
-// armBodyDeadline bounds the time left to read r's body, if it has one,
-// and reports whether the connection took the deadline (httptest
-// recorders, for one, do not). Whatever reads the body, the handler or the
-// server draining it after the handler, stops at the deadline.
-func (e *Emulator) armBodyDeadline(w http.ResponseWriter, r *http.Request) bool {
-	if r.ContentLength == 0 {
-		return false
-	}
-	return http.NewResponseController(w).SetReadDeadline(time.Now().Add(e.bodyTimeout)) == nil
+// readDeadliner is a ResponseWriter that can bound the request's reads
+// (net/http's HTTP/1 and HTTP/2 writers can).
+type readDeadliner interface {
+	SetReadDeadline(time.Time) error
 }
 
-// disarmBodyDeadline lifts the deadline once the body is in, so that a
-// handler slower than the deadline (a slow disk) is not cut off.
-func disarmBodyDeadline(w http.ResponseWriter) {
-	http.NewResponseController(w).SetReadDeadline(time.Time{})
+// bodyDeadliner finds w's read deadline setter as http.ResponseController
+// does, through Unwrap, without its allocations when there is none.
+func bodyDeadliner(w http.ResponseWriter) readDeadliner {
+	for {
+		if d, ok := w.(readDeadliner); ok {
+			return d
+		}
+		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			return nil
+		}
+		w = u.Unwrap()
+	}
+}
+
+// armBodyDeadline bounds the time left to read r's body, if it has one,
+// and returns what lifts the bound again, or nil if the connection has no
+// deadlines (httptest recorders, for one). Whatever reads the body, the
+// handler or the server draining it after the handler, stops at the
+// deadline.
+func (e *Emulator) armBodyDeadline(w http.ResponseWriter, r *http.Request) readDeadliner {
+	if r.ContentLength == 0 {
+		return nil
+	}
+	d := bodyDeadliner(w)
+	if d == nil || d.SetReadDeadline(time.Now().Add(e.bodyTimeout)) != nil {
+		return nil
+	}
+	return d
 }
 
 // readAll reads body (declared bytes long, or -1 if unknown) into a buffer

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/acsgo/acsidentity/internal/wire"
 )
@@ -26,8 +27,8 @@ type call struct {
 	discard bool          // an after-commit fault answers instead of the handler
 	created *createBody   // decoded early for throttling
 
-	deadline bool  // a read deadline bounds the body
-	bodyHeld int64 // bytes of the body budget held until the call ends
+	deadline readDeadliner // set when a read deadline bounds the body
+	bodyHeld int64         // bytes of the body budget held until the call ends
 }
 
 var jsonContentType = []string{"application/json; charset=utf-8"}
@@ -137,8 +138,10 @@ func (c *call) readBody() bool {
 		}
 		c.body = buf
 	}
-	if c.deadline {
-		disarmBodyDeadline(c.w)
+	if c.deadline != nil {
+		// The body is in: a handler slower than the deadline (a slow
+		// disk) must not be cut off.
+		c.deadline.SetReadDeadline(time.Time{})
 	}
 	if len(bytes.TrimSpace(c.body)) == 0 {
 		if c.op.required {
