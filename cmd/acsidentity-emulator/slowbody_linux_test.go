@@ -4,12 +4,15 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,27 +26,43 @@ import (
 
 // TestSlowBodiesBounded runs the real command and opens 300 connections
 // that each declare a 1 MiB body and trickle it, with no credentials and
-// then with valid ones. The emulator's resident memory may grow by at most
+// then with valid ones, and then sends 200 such signed requests as HTTP/2
+// streams over TLS. The emulator's resident memory may grow by at most
 // 32 MB (64 MB with credentials, whose bodies it must read) and every
-// connection must be cut within 35 seconds. It reads the process's memory
-// from /proc, so it runs on Linux only.
+// connection or stream must be cut within 35 seconds. It reads the
+// process's memory from /proc, so it runs on Linux only.
 func TestSlowBodiesBounded(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds a binary and holds 600 connections for about 15 seconds")
+		t.Skip("builds a binary and holds 800 connections and streams for about 10 seconds")
 	}
 	bin := buildCommand(t)
 	for _, tc := range []struct {
 		name      string
 		signed    bool
+		h2        bool
+		conns     int
 		maxGrowth int64
 	}{
-		{"unauthenticated", false, 32 << 20},
-		{"signed", true, 64 << 20},
+		{"unauthenticated", false, false, 300, 32 << 20},
+		{"signed", true, false, 300, 64 << 20},
+		{"signed HTTP/2", true, true, 200, 64 << 20},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			cmd, conn := startCommand(t, bin, "-addr", "127.0.0.1:0")
-			c, err := acsidentity.NewClientFromConnectionString(conn, nil)
+			args := []string{"-addr", "127.0.0.1:0"}
+			certFile := filepath.Join(t.TempDir(), "cert.pem")
+			if tc.h2 {
+				args = append(args, "-tls", "-cert-out", certFile)
+			}
+			cmd, conn := startCommand(t, bin, args...)
+			o := &acsidentity.ClientOptions{}
+			var hc *http.Client
+			if tc.h2 {
+				hc = tlsClient(t, certFile)
+				defer hc.CloseIdleConnections()
+				o.Transport = hc
+			}
+			c, err := acsidentity.NewClientFromConnectionString(conn, o)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -56,15 +75,20 @@ func TestSlowBodiesBounded(t *testing.T) {
 			pid := cmd.Process.Pid
 			base := procStatusBytes(t, pid, "VmRSS")
 			endpoint, _, _ := strings.Cut(strings.TrimPrefix(conn, "endpoint="), ";")
-			host := strings.TrimSuffix(strings.TrimPrefix(endpoint, "http://"), "/")
+			host := strings.TrimSuffix(endpoint[strings.Index(endpoint, "//")+2:], "/")
 
-			const conns, declared = 300, 1 << 20
+			const declared = 1 << 20
+			conns := tc.conns
 			head := slowRequestHead(host, declared, tc.signed)
 			start := time.Now()
 			cuts := make([]time.Duration, conns)
 			var wg sync.WaitGroup
 			for i := range conns {
-				wg.Go(func() { cuts[i] = trickle(t, host, head, start) })
+				if tc.h2 {
+					wg.Go(func() { cuts[i] = trickleStream(t, hc, endpoint, head, start) })
+				} else {
+					wg.Go(func() { cuts[i] = trickle(t, host, head, start) })
+				}
 			}
 			wg.Wait()
 			growth := procStatusBytes(t, pid, "VmHWM") - base
@@ -72,7 +96,7 @@ func TestSlowBodiesBounded(t *testing.T) {
 			for _, d := range cuts {
 				last = max(last, d)
 			}
-			t.Logf("%d connections declaring %d bytes: resident memory grew by %.1f MB (peak over the baseline of %.1f MB); the last was cut after %.1f s",
+			t.Logf("%d connections or streams declaring %d bytes: resident memory grew by %.1f MB (peak over the baseline of %.1f MB); the last was cut after %.1f s",
 				conns, declared, float64(growth)/1e6, float64(base)/1e6, last.Seconds())
 			if growth > tc.maxGrowth {
 				t.Errorf("resident memory grew by %d bytes, want at most %d", growth, tc.maxGrowth)
@@ -140,6 +164,64 @@ func trickle(t *testing.T, host string, head []byte, start time.Time) time.Durat
 			}
 		}
 	}
+}
+
+// tlsClient is an HTTP/2 client that trusts the certificate in certFile.
+func tlsClient(t *testing.T, certFile string) *http.Client {
+	t.Helper()
+	pem, err := os.ReadFile(certFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		t.Fatal("no certificate in " + certFile)
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	tr.ForceAttemptHTTP2 = true
+	return &http.Client{Transport: tr}
+}
+
+// trickleStream sends the request of head (its method, target and
+// headers) through hc, an HTTP/2 client, with a body of 2 KiB every 100 ms
+// until the emulator answers or resets the stream, and returns when that
+// happened, measured from start. It gives up after a minute.
+func trickleStream(t *testing.T, hc *http.Client, endpoint string, head []byte, start time.Time) time.Duration {
+	parsed, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(head)))
+	if err != nil {
+		t.Error(err)
+		return 0
+	}
+	pr, pw := io.Pipe()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	r, err := http.NewRequestWithContext(ctx, parsed.Method, strings.TrimSuffix(endpoint, "/")+parsed.RequestURI, pr)
+	if err != nil {
+		t.Error(err)
+		return 0
+	}
+	r.Header = parsed.Header
+	r.ContentLength = parsed.ContentLength
+	go func() {
+		chunk := bytes.Repeat([]byte{' '}, 2<<10)
+		for {
+			if _, err := pw.Write(chunk); err != nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}()
+	defer pw.Close()
+	resp, err := hc.Do(r)
+	if err == nil {
+		if resp.ProtoMajor != 2 {
+			t.Errorf("the request went over %s, want HTTP/2", resp.Proto)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	return time.Since(start)
 }
 
 // procStatusBytes reads a kB field (VmRSS, VmHWM) of /proc/<pid>/status.
