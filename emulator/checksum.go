@@ -166,12 +166,12 @@ func (st *savedState) check() error {
 	}
 	for i, a := range st.Teams {
 		if a.TenantID == "" || a.ObjectID == "" {
-			return fmt.Errorf(`Teams extension assignment %d has no "tenantId" or "objectId"`, i)
+			return fmt.Errorf(`the Teams extension assignment %d has no "tenantId" or "objectId"`, i)
 		}
 	}
 	for i, a := range st.Entra {
 		if a.ObjectID == "" {
-			return fmt.Errorf(`Entra assignment %d has no "objectId"`, i)
+			return fmt.Errorf(`the Entra assignment %d has no "objectId"`, i)
 		}
 	}
 	return nil
