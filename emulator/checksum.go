@@ -189,16 +189,10 @@ func objectFields(b []byte, what string) (map[string]json.RawMessage, error) {
 	return m, nil
 }
 
-// strictUnmarshal decodes b into v, refusing unknown fields and anything
-// after the value.
+// strictUnmarshal decodes b into v, refusing unknown fields. b is known
+// to be one JSON object (objectFields parsed it).
 func strictUnmarshal(b []byte, v any) error {
 	d := json.NewDecoder(bytes.NewReader(b))
 	d.DisallowUnknownFields()
-	if err := d.Decode(v); err != nil {
-		return err
-	}
-	if d.More() {
-		return errors.New("there is data after the JSON object")
-	}
-	return nil
+	return d.Decode(v)
 }
