@@ -29,7 +29,7 @@ const TeamsUserAudience = "https://auth.msft.communication.azure.com"
 // never contains the key or the expected signature.
 func (c *call) deny(reason string) bool {
 	if c.body == nil {
-		abandonBody(c.w, c.r)
+		c.abandonBody()
 	}
 	c.w.Header()["Www-Authenticate"] = []string{`HMAC-SHA256, Bearer`}
 	c.fail(http.StatusUnauthorized, "Denied", "Denied by the resource provider: "+reason, "")

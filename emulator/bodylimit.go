@@ -148,18 +148,25 @@ func (e *Emulator) readAll(body io.Reader, declared int64) ([]byte, int64, error
 	}
 }
 
-// abandonBody makes an HTTP/1 connection close after the response when the
-// request body is left unread, so that the server does not read on to find
-// the next request (HTTP/2 resets the stream by itself).
-func abandonBody(w http.ResponseWriter, r *http.Request) {
-	if r.ProtoMajor == 1 && r.ContentLength != 0 {
-		w.Header()["Connection"] = []string{"close"}
+// abandonBody is for a request answered without reading its body: the
+// connection (HTTP/1) or stream (HTTP/2) ends with the answer. Its read
+// deadline moves to now, or net/http would read on, to drain a small body
+// so as to reuse the connection, for as long as the client trickles it.
+func (c *call) abandonBody() {
+	if c.r.ContentLength == 0 {
+		return
+	}
+	if c.r.ProtoMajor == 1 {
+		c.w.Header()["Connection"] = []string{"close"}
+	}
+	if c.deadline != nil {
+		c.deadline.SetReadDeadline(time.Now())
 	}
 }
 
 // bodyFailed answers a request whose body could not be read in full.
 func (c *call) bodyFailed(err error) {
-	abandonBody(c.w, c.r)
+	c.abandonBody()
 	switch {
 	case errors.Is(err, errBodyTooLarge):
 		c.fail(http.StatusRequestEntityTooLarge, "RequestBodyTooLarge", fmt.Sprintf("The request body is larger than the limit of %d bytes.", c.e.maxBody), "")

@@ -29,11 +29,11 @@ type introspection struct {
 
 // serveExtension answers the emulator's own endpoints and reports whether
 // path was one of them.
-func (e *Emulator) serveExtension(w http.ResponseWriter, r *http.Request, path string) bool {
+func (e *Emulator) serveExtension(w http.ResponseWriter, r *http.Request, path string, deadline readDeadliner) bool {
 	if path != "/" && !strings.HasPrefix(path, "/.emulator/") && !strings.HasPrefix(path, "/.well-known/") {
 		return false
 	}
-	c := &call{e: e, w: w, r: r}
+	c := &call{e: e, w: w, r: r, deadline: deadline}
 	only := func(methods ...string) bool {
 		for _, m := range methods {
 			if r.Method == m {

@@ -208,7 +208,7 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	deadline := e.armBodyDeadline(w, r)
 	path := r.URL.EscapedPath()
-	if e.serveExtension(w, r, path) {
+	if e.serveExtension(w, r, path, deadline) {
 		return
 	}
 	c := &call{e: e, w: w, r: r, deadline: deadline}

@@ -96,8 +96,8 @@ func TestSlowBodiesBounded(t *testing.T) {
 			for _, d := range cuts {
 				last = max(last, d)
 			}
-			t.Logf("%d connections or streams declaring %d bytes: resident memory grew by %.1f MB (peak over the baseline of %.1f MB); the last was cut after %.1f s",
-				conns, declared, float64(growth)/1e6, float64(base)/1e6, last.Seconds())
+			t.Logf("%s: %d connections or streams declaring %d bytes: resident memory grew by %.1f MB (peak over the baseline of %.1f MB); the last was cut after %.1f s",
+				tc.name, conns, declared, float64(growth)/1e6, float64(base)/1e6, last.Seconds())
 			if growth > tc.maxGrowth {
 				t.Errorf("resident memory grew by %d bytes, want at most %d", growth, tc.maxGrowth)
 			}
