@@ -5,11 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/acsgo/acsidentity/internal/wire"
@@ -27,6 +27,9 @@ type call struct {
 	bearer  *bearerClaims // set when the caller used an Entra ID token
 	discard bool          // an after-commit fault answers instead of the handler
 	created *createBody   // decoded early for throttling
+
+	deadline readDeadliner // set when a read deadline bounds the body
+	bodyHeld int64         // bytes of the body budget held until the call ends
 }
 
 // The service's two content types (recorded): success bodies name their
@@ -136,33 +139,19 @@ func (c *call) requestURL() string {
 // media type.
 func (c *call) readBody() bool {
 	r := c.r
-	if r.ContentLength > c.e.maxBody {
-		c.fail(http.StatusRequestEntityTooLarge, "RequestBodyTooLarge", fmt.Sprintf("The request body is larger than the limit of %d bytes.", c.e.maxBody), "")
-		return false
-	}
 	if r.Body != nil && r.Body != http.NoBody {
-		var buf []byte
-		if r.ContentLength > 0 {
-			buf = make([]byte, r.ContentLength)
-			n, err := io.ReadFull(r.Body, buf)
-			if err != nil {
-				c.fail(http.StatusBadRequest, "InvalidRequestBody", "The request body could not be read.", "")
-				return false
-			}
-			buf = buf[:n]
-		} else {
-			b, err := io.ReadAll(io.LimitReader(r.Body, c.e.maxBody+1))
-			if err != nil {
-				c.fail(http.StatusBadRequest, "InvalidRequestBody", "The request body could not be read.", "")
-				return false
-			}
-			if int64(len(b)) > c.e.maxBody {
-				c.fail(http.StatusRequestEntityTooLarge, "RequestBodyTooLarge", fmt.Sprintf("The request body is larger than the limit of %d bytes.", c.e.maxBody), "")
-				return false
-			}
-			buf = b
+		buf, held, err := c.e.readAll(r.Body, r.ContentLength)
+		c.bodyHeld = held
+		if err != nil {
+			c.bodyFailed(err)
+			return false
 		}
 		c.body = buf
+	}
+	if c.deadline != nil {
+		// The body is in: a handler slower than the deadline (a slow
+		// disk) must not be cut off.
+		c.deadline.SetReadDeadline(time.Time{})
 	}
 	if len(bytes.TrimSpace(c.body)) == 0 {
 		if c.op.required {

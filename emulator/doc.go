@@ -155,8 +155,45 @@
 // before its response is sent: the file is written to a temporary file in
 // the same directory, synced, renamed over the old one, and the directory
 // is synced. Concurrent changes share one write. The file holds the
-// signing key and is created with mode 0600. Only one emulator may use a
-// data file at a time; on Unix a lock on <file>.lock enforces it.
+// signing key and is created with mode 0600.
+//
+// After a crash (even kill -9) and a restart, every acknowledged create,
+// revoke and delete is there, no token revoked before the crash is valid,
+// and every token issued after the restart is valid until revoked: the
+// saved token sequence is never below a saved revocation.
+//
+// The file is tamper-evident: format 2 is {"format":2,"sha256":...,
+// "state":{...}}, with the SHA-256 of the state's bytes as written. A
+// mismatch, a missing or unknown field or an unusable value (a signing key
+// that is not 32 bytes, say) stops New with an error that names the file
+// and what is wrong; nothing of such a file is loaded. The checksum
+// catches damage and hand edits, not someone who can write the file. A
+// format 1 file (no checksum) is still read, every field required, and
+// saved as format 2.
+//
+// A symbolic link as DataFile is followed: the file it leads to is locked
+// and written, so the link stays a link. Only one emulator may use a data
+// file at a time; on Unix locks on <file>.lock next to the resolved file
+// and on the file itself enforce it, so a second emulator is refused
+// whether it names the file, a symlink to it or a hard link to it. Since
+// every save replaces the file, a data file with more than one hard link
+// is refused.
+//
+// # Hostile clients
+//
+// The emulator can be exposed beyond loopback (on -addr 0.0.0.0 for other
+// containers, say) without a client being able to exhaust its memory. A
+// request whose credentials are missing, malformed, out of the 15-minute
+// date window or wrongly signed is refused before its body is read (the
+// HMAC signature covers the x-ms-content-sha256 header, which is compared
+// with the body once it is in). A body must arrive within
+// Options.BodyTimeout (10 seconds) of the request's headers, however
+// slowly it trickles in, else 408 and the connection closes; its buffer
+// grows as bytes arrive rather than to the declared Content-Length; and
+// the bodies being received share a budget of four times MaxBodyBytes or
+// 8 MiB, whichever is more (503 with Retry-After above it). Server limits
+// header reads to 10 seconds and an HTTP/2 connection to 100 concurrent
+// streams.
 //
 // # Logging
 //

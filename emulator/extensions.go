@@ -2,7 +2,6 @@ package emulator
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 
@@ -30,11 +29,11 @@ type introspection struct {
 
 // serveExtension answers the emulator's own endpoints and reports whether
 // path was one of them.
-func (e *Emulator) serveExtension(w http.ResponseWriter, r *http.Request, path string) bool {
+func (e *Emulator) serveExtension(w http.ResponseWriter, r *http.Request, path string, deadline readDeadliner) bool {
 	if path != "/" && !strings.HasPrefix(path, "/.emulator/") && !strings.HasPrefix(path, "/.well-known/") {
 		return false
 	}
-	c := &call{e: e, w: w, r: r}
+	c := &call{e: e, w: w, r: r, deadline: deadline}
 	only := func(methods ...string) bool {
 		for _, m := range methods {
 			if r.Method == m {
@@ -58,10 +57,15 @@ func (e *Emulator) serveExtension(w http.ResponseWriter, r *http.Request, path s
 		if !only(http.MethodPost) {
 			return true
 		}
-		b, err := io.ReadAll(io.LimitReader(r.Body, e.maxBody+1))
-		if err != nil || int64(len(b)) > e.maxBody {
-			c.fail(http.StatusRequestEntityTooLarge, "RequestBodyTooLarge", "The request body is too large or could not be read.", "")
-			return true
+		var b []byte
+		if r.Body != nil {
+			body, held, err := e.readAll(r.Body, r.ContentLength)
+			defer e.bodies.give(held)
+			if err != nil {
+				c.bodyFailed(err)
+				return true
+			}
+			b = body
 		}
 		var req struct {
 			Token string `json:"token"`

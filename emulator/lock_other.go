@@ -2,8 +2,12 @@
 
 package emulator
 
-import "os"
+// dataLock does nothing where flock is not available: only one emulator
+// may use a data file at a time, and nothing enforces it here.
+type dataLock struct{}
 
-// lockFile does nothing where flock is not available: only one emulator may
-// use a data file at a time, and nothing enforces it here.
-func lockFile(string) (*os.File, error) { return nil, nil }
+func lockDataFile(string) (*dataLock, error) { return &dataLock{}, nil }
+
+func (*dataLock) follow(string) error { return nil }
+
+func (*dataLock) release() {}

@@ -1,7 +1,6 @@
 package emulator
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -9,36 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
-
-	"github.com/acsgo/acsidentity/internal/wire"
 )
-
-// dataFormat is the version of the data file layout.
-const dataFormat = 1
-
-// dataFile is the saved state. It holds the token signing key, so the file
-// is created with mode 0600.
-type dataFile struct {
-	Format     int                             `json:"format"`
-	ResourceID string                          `json:"resourceId"`
-	SigningKey []byte                          `json:"signingKeySeed"`
-	TokenSeq   uint64                          `json:"tokenSeq"`
-	Identities []savedIdentity                 `json:"identities"`
-	Teams      []wire.TeamsExtensionAssignment `json:"teamsExtensionAssignments"`
-	Entra      []wire.EntraAssignment          `json:"entraAssignments"`
-}
-
-type savedIdentity struct {
-	ID         string    `json:"id"`
-	CustomID   string    `json:"customId,omitempty"`
-	Created    time.Time `json:"created"`
-	LastIssued time.Time `json:"lastTokenIssuedAt,omitzero"`
-	RevokedAt  time.Time `json:"revokedAt,omitzero"`
-	RevokedSeq uint64    `json:"revokedSeq,omitempty"`
-	Deleted    bool      `json:"deleted,omitempty"`
-	DeletedAt  time.Time `json:"deletedAt,omitzero"`
-}
 
 // persister saves the state with group commit: every change bumps want;
 // a request that must not be acknowledged before its change is saved calls
@@ -57,7 +27,7 @@ type persister struct {
 	failedUpTo uint64
 	failErr    error
 
-	lock *os.File // held until close
+	lock *dataLock // held until close
 }
 
 func (p *persister) mark() { p.want.Add(1) }
@@ -100,15 +70,20 @@ func (p *persister) write() error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(p.path, b)
+	if err := writeFileAtomic(p.path, b); err != nil {
+		return err
+	}
+	// The save replaced the file: lock the new one. This cannot fail
+	// but for a lack of file descriptors, and the save itself is done,
+	// so a failure only leaves the lock on the file's name.
+	p.lock.follow(p.path)
+	return nil
 }
 
 // close saves what is pending and releases the data file.
 func (p *persister) close() error {
 	err := p.sync()
-	if p.lock != nil {
-		p.lock.Close()
-	}
+	p.lock.release()
 	return err
 }
 
@@ -152,46 +127,61 @@ func writeFileAtomic(path string, data []byte) (err error) {
 
 // snapshot serialises the whole state.
 func (e *Emulator) snapshot() ([]byte, error) {
-	df := dataFile{
-		Format:     dataFormat,
+	st := savedState{
 		ResourceID: e.resourceID,
 		SigningKey: e.signer.priv.Seed(),
-		TokenSeq:   e.tokenSeq.Load(),
 	}
+	var revoked uint64
 	for _, it := range e.store.all() {
-		df.Identities = append(df.Identities, savedIdentity{
+		st.Identities = append(st.Identities, savedIdentity{
 			ID: it.id, CustomID: it.customID, Created: it.created, LastIssued: it.lastIssued,
 			RevokedAt: it.revokedAt, RevokedSeq: it.revokedSeq, Deleted: it.deleted, DeletedAt: it.deletedAt,
 		})
+		revoked = max(revoked, it.revokedSeq)
 	}
-	st := e.store
-	st.assignMu.RLock()
-	for _, a := range st.teams {
-		df.Teams = append(df.Teams, a)
+	// The token sequence is read after the identities: a revocation
+	// copied above holds the sequence number of the latest token issued
+	// when it was made, which may be newer than a sequence read before
+	// them. Saved lower than a revocation, the sequence would after a
+	// restart number new tokens that count as revoked already.
+	st.TokenSeq = max(e.tokenSeq.Load(), revoked)
+	s := e.store
+	s.assignMu.RLock()
+	for _, a := range s.teams {
+		st.Teams = append(st.Teams, a)
 	}
-	for _, a := range st.entra {
-		df.Entra = append(df.Entra, a)
+	for _, a := range s.entra {
+		st.Entra = append(st.Entra, a)
 	}
-	st.assignMu.RUnlock()
-	return json.MarshalIndent(df, "", " ")
+	s.assignMu.RUnlock()
+	return encodeDataFile(&st)
 }
 
 var errDataFileInUse = errors.New("the data file is in use by another emulator")
 
-// openDataFile loads path, or creates it with a fresh signing key.
+// openDataFile loads path, or creates it with a fresh signing key. A
+// symbolic link is followed: the file it leads to is locked and written.
 func (e *Emulator) openDataFile(path string) (err error) {
-	lock, err := lockFile(path)
+	file, err := resolveDataFile(path)
 	if err != nil {
 		return fmt.Errorf("emulator: data file %s: %w", path, err)
 	}
+	name := path
+	if abs, _ := filepath.Abs(path); abs != file {
+		name = path + " (" + file + ")"
+	}
+	lock, err := lockDataFile(file)
+	if err != nil {
+		return fmt.Errorf("emulator: data file %s: %w", name, err)
+	}
 	defer func() {
-		if err != nil && lock != nil {
-			lock.Close()
+		if err != nil {
+			lock.release()
 		}
 	}()
-	p := &persister{path: path, snapshot: e.snapshot, lock: lock}
+	p := &persister{path: file, snapshot: e.snapshot, lock: lock}
 	p.cond = sync.NewCond(&p.mu)
-	b, err := os.ReadFile(path)
+	b, err := os.ReadFile(file)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		s, err := newSigner(nil)
@@ -203,7 +193,7 @@ func (e *Emulator) openDataFile(path string) (err error) {
 		return fmt.Errorf("emulator: reading data file: %w", err)
 	default:
 		if err := e.load(b); err != nil {
-			return fmt.Errorf("emulator: data file %s: %w", path, err)
+			return fmt.Errorf("emulator: data file %s: %w", name, err)
 		}
 	}
 	e.persist = p
@@ -216,12 +206,9 @@ func (e *Emulator) openDataFile(path string) (err error) {
 }
 
 func (e *Emulator) load(b []byte) error {
-	var df dataFile
-	if err := json.Unmarshal(b, &df); err != nil {
-		return fmt.Errorf("not an emulator data file: %w", err)
-	}
-	if df.Format != dataFormat {
-		return fmt.Errorf("unsupported format %d", df.Format)
+	df, err := decodeDataFile(b)
+	if err != nil {
+		return err
 	}
 	if !strings.EqualFold(df.ResourceID, e.resourceID) {
 		return fmt.Errorf("it belongs to resource ID %s, not %s", df.ResourceID, e.resourceID)
@@ -231,7 +218,9 @@ func (e *Emulator) load(b []byte) error {
 		return err
 	}
 	e.signer = s
-	e.tokenSeq.Store(df.TokenSeq)
+	// A file saved by an emulator before the token sequence was read last
+	// can hold a revocation above it; start above every revocation.
+	seq := df.TokenSeq
 	st := e.store
 	for _, si := range df.Identities {
 		it := &identity{id: si.ID, customID: si.CustomID, created: si.Created, lastIssued: si.LastIssued,
@@ -240,7 +229,9 @@ func (e *Emulator) load(b []byte) error {
 		if it.customID != "" && !it.deleted {
 			st.custom[it.customID] = it.id
 		}
+		seq = max(seq, si.RevokedSeq)
 	}
+	e.tokenSeq.Store(seq)
 	for _, a := range df.Teams {
 		st.teams[teamsKey{a.TenantID, a.ObjectID}] = a
 	}

@@ -60,8 +60,17 @@ type Options struct {
 	// acknowledged write is saved atomically before the response is sent.
 	// Empty means in memory only.
 	DataFile string
-	// MaxBodyBytes caps request bodies (413 above it). 0 means 1 MiB.
+	// MaxBodyBytes caps request bodies (413 above it). 0 means 1 MiB. The
+	// bodies being received at any one time share a budget of four times
+	// MaxBodyBytes or 8 MiB, whichever is more; a request that would
+	// exceed it is answered 503 with Retry-After.
 	MaxBodyBytes int64
+	// BodyTimeout is how long a request body may take to arrive, counted
+	// from when the emulator starts handling the request, however slowly
+	// its bytes trickle in; a body still incomplete then is answered 408
+	// and its connection closed. 0 means 10 seconds. It applies wherever
+	// the connection supports read deadlines (net/http servers do).
+	BodyTimeout time.Duration
 	// Logger receives one Info record per request (method, path, status,
 	// duration and MS-CV) and, from a server made by Start or Listen, the
 	// HTTP server's connection errors (a failed TLS handshake, say) at Warn.
@@ -85,6 +94,8 @@ type Emulator struct {
 	idPrefix     string // "8:acs:" + resourceID + "_"
 	allowBearer  bool
 	maxBody      int64
+	bodyTimeout  time.Duration
+	bodies       bodyBudget
 	pageSize     int
 	logger       *slog.Logger
 	now          func() time.Time
@@ -125,6 +136,9 @@ func New(opts *Options) (*Emulator, error) {
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = defaultMaxBodyBytes
 	}
+	if o.BodyTimeout <= 0 {
+		o.BodyTimeout = defaultBodyTimeout
+	}
 	if o.PageSize <= 0 {
 		o.PageSize = defaultPageSize
 	}
@@ -136,6 +150,7 @@ func New(opts *Options) (*Emulator, error) {
 		resourceID:   strings.ToLower(o.ResourceID),
 		allowBearer:  o.AllowBearer,
 		maxBody:      o.MaxBodyBytes,
+		bodyTimeout:  o.BodyTimeout,
 		pageSize:     o.PageSize,
 		logger:       o.Logger,
 		now:          o.Now,
@@ -143,6 +158,7 @@ func New(opts *Options) (*Emulator, error) {
 		supportedHdr: []string{strings.Join(wire.Versions, ", ")},
 	}
 	e.idPrefix = "8:acs:" + e.resourceID + "_"
+	e.bodies.limit = max(minBodyBudget, 4*e.maxBody)
 	if o.Throttle {
 		e.throttle = newThrottler()
 	}
@@ -196,11 +212,12 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if id := r.Header["X-Ms-Client-Request-Id"]; len(id) > 0 {
 		h["X-Ms-Client-Request-Id"] = id[:1]
 	}
+	deadline := e.armBodyDeadline(w, r)
 	path := r.URL.EscapedPath()
-	if e.serveExtension(w, r, path) {
+	if e.serveExtension(w, r, path, deadline) {
 		return
 	}
-	c := &call{e: e, w: w, r: r}
+	c := &call{e: e, w: w, r: r, deadline: deadline}
 	rt, params, status := e.match(r.Method, path)
 	switch status {
 	case http.StatusNotFound:
@@ -221,10 +238,12 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !c.checkVersion() {
 		return
 	}
-	if !c.readBody() {
+	if !c.authenticate() {
 		return
 	}
-	if !c.authenticate() {
+	ok := c.readBody()
+	defer e.bodies.give(c.bodyHeld)
+	if !ok || !c.checkContentHash() {
 		return
 	}
 	if e.throttle != nil {

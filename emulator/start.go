@@ -20,6 +20,9 @@ import (
 	"time"
 )
 
+// maxStreams is the most HTTP/2 requests one connection may have open.
+const maxStreams = 100
+
 // Server is an Emulator serving HTTP or HTTPS on a TCP address.
 type Server struct {
 	// URL is the base URL, such as http://127.0.0.1:43127 (no trailing slash).
@@ -73,6 +76,13 @@ func Listen(addr string, opts *Options) (*Server, error) {
 		Handler:           e,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
+		// Over HTTP/2 one connection carries many requests: bound how many
+		// run at once and how much unread body each may have buffered.
+		HTTP2: &http.HTTP2Config{
+			MaxConcurrentStreams:          maxStreams,
+			MaxReceiveBufferPerConnection: 1 << 20,
+			MaxReceiveBufferPerStream:     256 << 10,
+		},
 		// Connection-level errors (such as a client that does not trust
 		// the certificate) go to the Logger, or nowhere.
 		ErrorLog: log.New(io.Discard, "", 0),

@@ -17,6 +17,17 @@ import (
 	"github.com/acsgo/acsidentity"
 )
 
+// buildCommand builds the command into a temporary directory and returns
+// the binary's path.
+func buildCommand(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "acsidentity-emulator")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
 // startCommand runs the built command and returns the connection string it
 // printed. The process is killed when the test ends.
 func startCommand(t *testing.T, bin string, args ...string) (*exec.Cmd, string) {
@@ -45,10 +56,7 @@ func TestKilledKeepsAcknowledged(t *testing.T) {
 		t.Skip("builds a binary")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "acsidentity-emulator")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildCommand(t)
 	data := filepath.Join(dir, "state.json")
 	cmd, conn := startCommand(t, bin, "-addr", "127.0.0.1:0", "-data", data)
 	options := &acsidentity.ClientOptions{ClientOptions: azcore.ClientOptions{APIVersion: "2025-03-02-preview"}}

@@ -74,7 +74,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		certOut     = fs.String("cert-out", filepath.Join(os.TempDir(), "acsidentity-emulator.crt"), "`file` to write the -tls certificate to (PEM), e.g. for NODE_EXTRA_CA_CERTS, REQUESTS_CA_BUNDLE or SSL_CERT_FILE")
 		allowBearer = fs.Bool("allow-bearer", false, "also accept Microsoft Entra ID bearer tokens with aud https://communication.azure.com (their signatures are NOT checked)")
 		throttle    = fs.Bool("throttle", false, "enforce the service's per-30-second limits with 429 and Retry-After")
-		maxBody     = fs.Int64("max-body", 1<<20, "largest request body in `bytes` (413 above it)")
+		maxBody     = fs.Int64("max-body", 1<<20, "largest request body in `bytes` (413 above it); the bodies being received at once share a budget of 4x this or 8 MiB, whichever is more (503 above it)")
+		bodyTimeout = fs.Duration("body-timeout", 10*time.Second, "how long a request body may take to arrive, however slowly it trickles in (408 and the connection closed after it)")
 		pageSize    = fs.Int("page-size", 100, "page size of the Entra assignment list")
 		verbose     = fs.Bool("v", false, "log every request (method, path, status, duration) to standard error; keys and tokens are never logged")
 		faults      faultList
@@ -101,6 +102,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Throttle:     *throttle,
 		DataFile:     *dataFile,
 		MaxBodyBytes: *maxBody,
+		BodyTimeout:  *bodyTimeout,
 		PageSize:     *pageSize,
 		TLS:          *useTLS,
 	}
