@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/acsgo/acsidentity/internal/hmacauth"
+	"github.com/acsgo/acsidentity/internal/testutil"
 )
 
 func TestHMACFailures(t *testing.T) {
@@ -129,7 +130,7 @@ func TestBearer(t *testing.T) {
 
 func TestLogsHaveNoSecrets(t *testing.T) {
 	t.Parallel()
-	var buf syncBuffer
+	var buf testutil.SyncBuffer
 	_, c := start(t, &Options{Logger: slog.New(slog.NewTextHandler(&buf, nil))})
 	id := c.createUser("2023-10-01")
 	_, tok := c.issue(id, "2023-10-01", "chat")

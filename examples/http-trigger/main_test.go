@@ -11,11 +11,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/acsgo/acsidentity/emulator"
+	"github.com/acsgo/acsidentity/internal/testutil"
 )
 
 // TestAsTheFunctionsHostRunsIt builds the handler (CGO_ENABLED=0, as the
@@ -57,7 +57,7 @@ func TestAsTheFunctionsHostRunsIt(t *testing.T) {
 			port := freePort(t)
 			cmd := exec.Command(bin)
 			cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "FUNCTIONS_CUSTOMHANDLER_PORT=" + strconv.Itoa(port)}, tc.env...)
-			logs := &syncBuffer{}
+			logs := &testutil.SyncBuffer{}
 			cmd.Stdout, cmd.Stderr = logs, logs
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
@@ -112,25 +112,6 @@ func TestAsTheFunctionsHostRunsIt(t *testing.T) {
 			}
 		})
 	}
-}
-
-// syncBuffer collects the handler's output, written by exec's copying
-// goroutine while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func freePort(t *testing.T) int {

@@ -8,7 +8,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
@@ -31,6 +30,7 @@ import (
 	"time"
 
 	"github.com/acsgo/acsidentity/emulator"
+	"github.com/acsgo/acsidentity/internal/testutil"
 )
 
 // startTimeout bounds how long a handler may take to answer its first
@@ -78,29 +78,11 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// syncBuffer collects a process's output.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // handlerProc is a running handler.
 type handlerProc struct {
 	t    *testing.T
 	cmd  *exec.Cmd
-	logs *syncBuffer
+	logs *testutil.SyncBuffer
 	base string // http://127.0.0.1:<port>
 	done chan struct{}
 	err  error // the exit error, once done is closed
@@ -121,7 +103,7 @@ func launch(t *testing.T, env map[string]string, args ...string) *handlerProc {
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	p := &handlerProc{t: t, cmd: cmd, logs: &syncBuffer{}, done: make(chan struct{})}
+	p := &handlerProc{t: t, cmd: cmd, logs: &testutil.SyncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.logs, p.logs
 	cmd.Dir = "." // the function app root, as the host runs it
 	if err := cmd.Start(); err != nil {
