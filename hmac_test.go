@@ -73,6 +73,9 @@ func TestHMACVectors(t *testing.T) {
 				if err != nil || got != v.ExpectedContentSHA256 {
 					t.Fatalf("HashReader = %s, %v; want %s", got, err, v.ExpectedContentSHA256)
 				}
+				if !hmacauth.ContentHashMatches([]byte(v.Body), v.ExpectedContentSHA256) || hmacauth.ContentHashMatches([]byte(v.Body+"x"), v.ExpectedContentSHA256) {
+					t.Fatalf("ContentHashMatches disagrees with %s", v.ExpectedContentSHA256)
+				}
 			case "hmac":
 				raw, err := decodeAccessKey(v.KeyBase64)
 				if err != nil {

@@ -2,7 +2,6 @@ package emulator
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
@@ -89,10 +88,7 @@ func (c *call) checkContentHash() bool {
 	if c.bearer != nil {
 		return true
 	}
-	sum := sha256.Sum256(c.body)
-	var b64 [44]byte // hmacauth.ContentHash(c.body) without its allocations
-	base64.StdEncoding.Encode(b64[:], sum[:])
-	if string(b64[:]) == c.r.Header.Get(hmacauth.ContentHashHeader) {
+	if hmacauth.ContentHashMatches(c.body, c.r.Header.Get(hmacauth.ContentHashHeader)) {
 		return true
 	}
 	return c.deny("the x-ms-content-sha256 header does not match the SHA-256 of the request body.")

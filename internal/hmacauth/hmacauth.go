@@ -146,6 +146,15 @@ func ContentHash(body []byte) string {
 	return base64.StdEncoding.EncodeToString(sum[:])
 }
 
+// ContentHashMatches reports whether claimed is ContentHash(body), without
+// allocating (the emulator checks it on every signed request).
+func ContentHashMatches(body []byte, claimed string) bool {
+	sum := sha256.Sum256(body)
+	var b64 [44]byte // base64 of 32 bytes
+	base64.StdEncoding.Encode(b64[:], sum[:])
+	return string(b64[:]) == claimed
+}
+
 var hasherPool = sync.Pool{New: func() any { return &hashState{h: sha256.New(), buf: make([]byte, 4096)} }}
 
 type hashState struct {
