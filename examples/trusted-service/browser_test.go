@@ -224,11 +224,11 @@ func TestBrowserPage(t *testing.T) {
 		envConnectionString: em.ConnectionString(),
 		envOIDCIssuer:       testIssuer,
 		envOIDCAudience:     testAudience,
-		envOIDCJWKSURL:      idp.jwksURL(),
+		envOIDCJWKSURL:      idp.JWKSURL(),
 		envCORSOrigins:      page,
 		envLogFormat:        "text",
 	})
-	bearer := signing.sign(t, goodClaims(time.Now(), "browser-bob"), nil)
+	bearer := signing.Sign(t, goodClaims(time.Now(), "browser-bob"), nil)
 
 	t.Run("bearer token, listed origin", func(t *testing.T) {
 		tab := startWithBearer(t, browser, pageURL(page, h.base, nil), bearer)

@@ -4,12 +4,17 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/acsgo/acsidentity"
+	"github.com/acsgo/acsidentity/emulator"
+	"github.com/acsgo/acsidentity/tokenservice"
 )
 
 // TestFunctionsConfigMatchesRoutes checks host.json and every function.json
@@ -96,14 +101,19 @@ func TestFunctionsConfigMatchesRoutes(t *testing.T) {
 		declared[path] = methods
 	}
 
+	client, err := acsidentity.NewClientFromConnectionString("endpoint=http://127.0.0.1:10780/;accesskey="+emulator.DevelopmentKey, tokenservice.NewClientOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := tokenservice.New(client, &tokenservice.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	served := map[string][]string{}
-	for _, rt := range routes {
-		if rt.path == "/" {
-			continue // the health probe: the host calls it directly
-		}
+	for _, e := range svc.Endpoints() {
 		// OPTIONS too: the host must forward CORS preflights, which the
-		// handler answers (cors.go).
-		served[rt.path] = append(slices.Clone(rt.methods), http.MethodOptions)
+		// handler answers. (The health probe, /, the host calls directly.)
+		served[e.Path] = append(e.Methods, http.MethodOptions)
 	}
 	for path, methods := range declared {
 		got, ok := served[path]
@@ -186,7 +196,7 @@ func TestLoadConfig(t *testing.T) {
 		check   func(*testing.T, *config)
 	}{
 		{name: "nothing: emulator, anonymous, port 7071", check: func(t *testing.T, c *config) {
-			if c.backend != backendEmulator || !c.allowAnonymous || c.addr != "127.0.0.1:7071" || c.oidc != nil {
+			if c.backend != backendEmulator || !c.service.AllowAnonymous || !c.service.DevelopmentCallers || c.addr != "127.0.0.1:7071" || c.oidc != nil {
 				t.Errorf("config = %+v", c)
 			}
 		}},
@@ -214,18 +224,18 @@ func TestLoadConfig(t *testing.T) {
 		}},
 		{name: "bad PORT", env: map[string]string{envPort: "http"}, wantErr: envPort},
 		{name: "CORS: emulator allows loopback origins by default", check: func(t *testing.T, c *config) {
-			if !c.corsAnyLoopback || c.corsOrigins != nil {
-				t.Errorf("cors = %v %v", c.corsAnyLoopback, c.corsOrigins)
+			if !c.service.CORSLoopbackOrigins || c.service.CORSOrigins != nil {
+				t.Errorf("cors = %v %v", c.service.CORSLoopbackOrigins, c.service.CORSOrigins)
 			}
 		}},
 		{name: "CORS: listed origins only", env: map[string]string{envCORSOrigins: "https://App.example.com, http://localhost:3000"}, check: func(t *testing.T, c *config) {
-			if c.corsAnyLoopback || !slices.Equal(c.corsOrigins, []string{"https://app.example.com", "http://localhost:3000"}) {
-				t.Errorf("cors = %v %q", c.corsAnyLoopback, c.corsOrigins)
+			if c.service.CORSLoopbackOrigins || !slices.Equal(c.service.CORSOrigins, []string{"https://app.example.com", "http://localhost:3000"}) {
+				t.Errorf("cors = %v %q", c.service.CORSLoopbackOrigins, c.service.CORSOrigins)
 			}
 		}},
 		{name: "CORS: none with a real resource by default", env: merge(oidc, map[string]string{envConnectionString: cs}), check: func(t *testing.T, c *config) {
-			if c.corsAnyLoopback || c.corsOrigins != nil {
-				t.Errorf("cors = %v %q", c.corsAnyLoopback, c.corsOrigins)
+			if c.service.CORSLoopbackOrigins || c.service.CORSOrigins != nil {
+				t.Errorf("cors = %v %q", c.service.CORSLoopbackOrigins, c.service.CORSOrigins)
 			}
 		}},
 		{name: "CORS: wildcard refused", env: map[string]string{envCORSOrigins: "*"}, wantErr: envCORSOrigins},
@@ -245,12 +255,12 @@ func TestLoadConfig(t *testing.T) {
 			wantErr: "set " + envOIDCIssuer + " and " + envOIDCAudience + " (and " + envOIDCJWKSURL},
 		{name: "endpoint without authentication is refused", env: map[string]string{envEndpoint: "https://contoso.communication.azure.com"}, wantErr: envAllowAnonymous + "=true"},
 		{name: "real resource, anonymous allowed", env: map[string]string{envConnectionString: cs, envAllowAnonymous: "true"}, check: func(t *testing.T, c *config) {
-			if c.backend != backendConnectionString || !c.allowAnonymous {
+			if c.backend != backendConnectionString || !c.service.AllowAnonymous || c.service.DevelopmentCallers {
 				t.Errorf("config = %+v", c)
 			}
 		}},
 		{name: "endpoint with OIDC", env: merge(oidc, map[string]string{envEndpoint: "https://contoso.communication.azure.com"}), check: func(t *testing.T, c *config) {
-			if c.backend != backendEntra || c.allowAnonymous || c.oidc == nil || c.oidc.minRefresh != defaultMinRefresh {
+			if c.backend != backendEntra || c.service.AllowAnonymous || c.oidc == nil || c.auth == nil || c.oidc.MinRefresh != 0 {
 				t.Errorf("config = %+v", c)
 			}
 		}},
@@ -258,7 +268,7 @@ func TestLoadConfig(t *testing.T) {
 		{name: "http endpoint", env: map[string]string{envEndpoint: "http://x.communication.azure.com", envAllowAnonymous: "1"}, wantErr: "https"},
 		{name: "partial OIDC", env: map[string]string{envOIDCIssuer: "https://i"}, wantErr: "missing: " + envOIDCAudience},
 		{name: "OIDC by discovery", env: map[string]string{envOIDCIssuer: "https://login.microsoftonline.com/t/v2.0", envOIDCAudience: "api://x"}, check: func(t *testing.T, c *config) {
-			if c.oidc == nil || c.oidc.jwksURL != "" || c.oidc.issuer != "https://login.microsoftonline.com/t/v2.0" {
+			if c.oidc == nil || c.oidc.JWKSURL != "" || c.oidc.Issuer != "https://login.microsoftonline.com/t/v2.0" {
 				t.Errorf("oidc = %+v, want discovery from the issuer", c.oidc)
 			}
 		}},

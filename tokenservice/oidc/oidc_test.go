@@ -1,10 +1,9 @@
-package main
+package oidc
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -12,12 +11,25 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/acsgo/acsidentity/internal/testutil"
+	"github.com/acsgo/acsidentity/tokenservice"
 )
 
 const (
-	testIssuer   = "https://idp.example/tenant/v2.0"
-	testAudience = "api://trusted-service"
+	testIssuer   = testutil.Issuer
+	testAudience = testutil.Audience
 )
+
+var (
+	goodClaims = testutil.GoodClaims
+	with       = testutil.With
+	discard    = slog.New(slog.DiscardHandler)
+)
+
+type testKey = testutil.SigningKey
+
+func newTestKey(t testing.TB, kid, alg string) *testKey { return testutil.NewSigningKey(t, kid, alg) }
 
 // fakeClock is a settable clock.
 type fakeClock struct {
@@ -37,53 +49,45 @@ func (c *fakeClock) advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
+// newTestCache is the key cache of the JWKS at url on clock.
+func newTestCache(url string, transport http.RoundTripper, clock *fakeClock, minRefresh time.Duration) *jwksCache {
+	c := newJWKSCache(url, "", newKeyClient(transport), minRefresh, discard)
+	c.now = clock.now
+	return c
+}
 
 // newTestValidator returns a validator of p's tokens on clock.
-func newTestValidator(p *idp, clock *fakeClock, minRefresh time.Duration, algs ...string) (*validator, *jwksCache) {
+func newTestValidator(p *testutil.IDP, clock *fakeClock, minRefresh time.Duration, algs ...string) (*validator, *jwksCache) {
 	if len(algs) == 0 {
-		algs = defaultAlgorithms()
+		algs = DefaultAlgorithms()
 	}
-	cache := &jwksCache{url: p.jwksURL(), client: newKeyClient(nil), minRefresh: minRefresh, now: clock.now, logger: discard}
+	cache := newTestCache(p.JWKSURL(), nil, clock, minRefresh)
 	return &validator{issuer: testIssuer, audiences: []string{"other", testAudience}, algorithms: algs, keys: cache, now: clock.now}, cache
 }
 
-// goodClaims are valid claims at now.
-func goodClaims(now time.Time, sub string) map[string]any {
-	return map[string]any{
-		"iss": testIssuer, "aud": testAudience, "sub": sub,
-		"iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(time.Hour).Unix(),
-		"oid": "00000000-0000-0000-0000-0000000000aa", "scp": "access_as_user other",
+// authErr returns err as a *tokenservice.AuthError, failing the test if
+// it is not one.
+func authErr(t *testing.T, err error) *tokenservice.AuthError {
+	t.Helper()
+	ae, ok := errors.AsType[*tokenservice.AuthError](err)
+	if !ok {
+		t.Fatalf("error %v (%T), want a *tokenservice.AuthError", err, err)
 	}
-}
-
-func with(m map[string]any, kv ...any) map[string]any {
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	for i := 0; i < len(kv); i += 2 {
-		if kv[i+1] == nil {
-			delete(out, kv[i].(string))
-		} else {
-			out[kv[i].(string)] = kv[i+1]
-		}
-	}
-	return out
+	return ae
 }
 
 func TestValidatorAcceptsEveryAllowedAlgorithm(t *testing.T) {
 	t.Parallel()
 	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
 	var keys []*testKey
-	for _, alg := range defaultAlgorithms() {
+	for _, alg := range DefaultAlgorithms() {
 		keys = append(keys, newTestKey(t, "kid-"+alg, alg))
 	}
-	p := newIDP(t, keys...)
+	p := testutil.NewIDP(t, keys...)
 	v, _ := newTestValidator(p, clock, time.Minute)
 	for _, k := range keys {
-		t.Run(k.alg, func(t *testing.T) {
-			c, err := v.validate(context.Background(), k.sign(t, goodClaims(clock.now(), "alice"), nil))
+		t.Run(k.Alg, func(t *testing.T) {
+			c, err := v.validate(context.Background(), k.Sign(t, goodClaims(clock.now(), "alice"), nil))
 			if err != nil {
 				t.Fatalf("validate: %v", err)
 			}
@@ -100,35 +104,35 @@ func TestValidatorRejects(t *testing.T) {
 	rs := newTestKey(t, "rs", "RS256")
 	es := newTestKey(t, "es", "ES256")
 	ed := newTestKey(t, "ed", "EdDSA")
-	p := newIDP(t, rs, es, ed)
+	p := testutil.NewIDP(t, rs, es, ed)
 	v, _ := newTestValidator(p, clock, time.Minute)
 	now := clock.now()
 	good := goodClaims(now, "alice")
-	otherRSA := &testKey{kid: "rs", alg: "RS256", priv: rsaKey(t, 1)} // same kid, wrong key
+	otherRSA := &testKey{KID: "rs", Alg: "RS256", Priv: testutil.RSAKey(1)} // same kid, wrong key
 
 	cases := []struct {
 		name, token, want string
 	}{
-		{"wrong audience", rs.sign(t, with(good, "aud", "api://someone-else"), nil), "audience"},
-		{"audience list without ours", rs.sign(t, with(good, "aud", []string{"a", "b"}), nil), "audience"},
-		{"wrong issuer", rs.sign(t, with(good, "iss", "https://evil.example/v2.0"), nil), "issuer"},
-		{"no issuer", rs.sign(t, with(good, "iss", nil), nil), "issuer"},
-		{"expired beyond skew", rs.sign(t, with(good, "exp", now.Add(-clockSkew-time.Second).Unix()), nil), "expired"},
-		{"no exp", rs.sign(t, with(good, "exp", nil), nil), "expiry"},
-		{"exp not a number", rs.sign(t, with(good, "exp", "tomorrow"), nil), "malformed"},
-		{"not yet valid", rs.sign(t, with(good, "nbf", now.Add(clockSkew+time.Minute).Unix()), nil), "not valid yet"},
-		{"issued in the future", rs.sign(t, with(good, "iat", now.Add(clockSkew+time.Minute).Unix()), nil), "future"},
-		{"no subject", rs.sign(t, with(good, "sub", nil), nil), "subject"},
-		{"alg none", rs.sign(t, good, map[string]any{"alg": "none"}), "not signed"},
-		{"alg None", rs.sign(t, good, map[string]any{"alg": "None"}), "not signed"},
-		{"no alg", rs.sign(t, good, map[string]any{"alg": nil}), "not signed"},
-		{"alg HS256 (key confusion)", rs.sign(t, good, map[string]any{"alg": "HS256"}), "algorithm"},
-		{"bad signature", otherRSA.sign(t, good, nil), "signature"},
-		{"tampered payload", tamper(t, rs.sign(t, good, nil)), "signature"},
-		{"RSA key with ES256 header", es.sign(t, good, map[string]any{"kid": "rs"}), "signature"},
-		{"EdDSA key with RS256 header", rs.sign(t, good, map[string]any{"kid": "ed"}), "signature"},
-		{"no kid", rs.sign(t, good, map[string]any{"kid": nil}), "key ID"},
-		{"crit header", rs.sign(t, good, map[string]any{"crit": []string{"exp"}}), "malformed"},
+		{"wrong audience", rs.Sign(t, with(good, "aud", "api://someone-else"), nil), "audience"},
+		{"audience list without ours", rs.Sign(t, with(good, "aud", []string{"a", "b"}), nil), "audience"},
+		{"wrong issuer", rs.Sign(t, with(good, "iss", "https://evil.example/v2.0"), nil), "issuer"},
+		{"no issuer", rs.Sign(t, with(good, "iss", nil), nil), "issuer"},
+		{"expired beyond skew", rs.Sign(t, with(good, "exp", now.Add(-clockSkew-time.Second).Unix()), nil), "expired"},
+		{"no exp", rs.Sign(t, with(good, "exp", nil), nil), "expiry"},
+		{"exp not a number", rs.Sign(t, with(good, "exp", "tomorrow"), nil), "malformed"},
+		{"not yet valid", rs.Sign(t, with(good, "nbf", now.Add(clockSkew+time.Minute).Unix()), nil), "not valid yet"},
+		{"issued in the future", rs.Sign(t, with(good, "iat", now.Add(clockSkew+time.Minute).Unix()), nil), "future"},
+		{"no subject", rs.Sign(t, with(good, "sub", nil), nil), "subject"},
+		{"alg none", rs.Sign(t, good, map[string]any{"alg": "none"}), "not signed"},
+		{"alg None", rs.Sign(t, good, map[string]any{"alg": "None"}), "not signed"},
+		{"no alg", rs.Sign(t, good, map[string]any{"alg": nil}), "not signed"},
+		{"alg HS256 (key confusion)", rs.Sign(t, good, map[string]any{"alg": "HS256"}), "algorithm"},
+		{"bad signature", otherRSA.Sign(t, good, nil), "signature"},
+		{"tampered payload", tamper(t, rs.Sign(t, good, nil)), "signature"},
+		{"RSA key with ES256 header", es.Sign(t, good, map[string]any{"kid": "rs"}), "signature"},
+		{"EdDSA key with RS256 header", rs.Sign(t, good, map[string]any{"kid": "ed"}), "signature"},
+		{"no kid", rs.Sign(t, good, map[string]any{"kid": nil}), "key ID"},
+		{"crit header", rs.Sign(t, good, map[string]any{"crit": []string{"exp"}}), "malformed"},
 		{"two parts", "abc.def", "malformed"},
 		{"JWE (five parts)", "a.b.c.d.e", "malformed"},
 		{"garbage header", "!!!.e30.sig", "malformed"},
@@ -137,12 +141,9 @@ func TestValidatorRejects(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := v.validate(context.Background(), tc.token)
-			var ae *authError
-			if !errors.As(err, &ae) {
-				t.Fatalf("validate = %v, want an *authError", err)
-			}
-			if ae.code != "invalid_token" || !strings.Contains(ae.message, tc.want) {
-				t.Errorf("error = %q (%s), want invalid_token containing %q", ae.message, ae.detail, tc.want)
+			ae := authErr(t, err)
+			if ae.Status != http.StatusUnauthorized || ae.Code != "InvalidToken" || ae.Challenge != `Bearer error="invalid_token"` || !strings.Contains(ae.Message, tc.want) {
+				t.Errorf("error = %d %s %q (%s), want 401 InvalidToken containing %q", ae.Status, ae.Code, ae.Message, ae.Reason, tc.want)
 			}
 		})
 	}
@@ -151,7 +152,8 @@ func TestValidatorRejects(t *testing.T) {
 // tamper changes the payload of a JWT, keeping its signature.
 func tamper(t *testing.T, token string) string {
 	parts := strings.Split(token, ".")
-	parts[1] = b64JSON(t, map[string]any{"iss": testIssuer, "aud": testAudience, "sub": "mallory", "exp": 1_900_000_000})
+	other := strings.Split(newTestKey(t, "x", "EdDSA").Sign(t, map[string]any{"iss": testIssuer, "aud": testAudience, "sub": "mallory", "exp": 1_900_000_000}, nil), ".")
+	parts[1] = other[1]
 	return strings.Join(parts, ".")
 }
 
@@ -159,16 +161,16 @@ func TestValidatorClockSkew(t *testing.T) {
 	t.Parallel()
 	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
 	k := newTestKey(t, "ed", "EdDSA")
-	v, _ := newTestValidator(newIDP(t, k), clock, time.Minute)
+	v, _ := newTestValidator(testutil.NewIDP(t, k), clock, time.Minute)
 	now := clock.now()
 	// Expired a minute ago, and not valid for another minute: both within
 	// the two minutes of skew.
-	tok := k.sign(t, with(goodClaims(now, "alice"), "exp", now.Add(-time.Minute).Unix(), "nbf", now.Add(time.Minute).Unix(), "iat", now.Add(time.Minute).Unix()), nil)
+	tok := k.Sign(t, with(goodClaims(now, "alice"), "exp", now.Add(-time.Minute).Unix(), "nbf", now.Add(time.Minute).Unix(), "iat", now.Add(time.Minute).Unix()), nil)
 	if _, err := v.validate(context.Background(), tok); err != nil {
 		t.Fatalf("validate within the skew: %v", err)
 	}
 	// Fractional NumericDates are allowed.
-	tok = k.sign(t, with(goodClaims(now, "alice"), "exp", float64(now.Unix())+3600.5), nil)
+	tok = k.Sign(t, with(goodClaims(now, "alice"), "exp", float64(now.Unix())+3600.5), nil)
 	if _, err := v.validate(context.Background(), tok); err != nil {
 		t.Fatalf("validate with a fractional exp: %v", err)
 	}
@@ -178,13 +180,12 @@ func TestValidatorNarrowedAlgorithms(t *testing.T) {
 	t.Parallel()
 	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
 	rs, ed := newTestKey(t, "rs", "RS256"), newTestKey(t, "ed", "EdDSA")
-	v, _ := newTestValidator(newIDP(t, rs, ed), clock, time.Minute, "RS256")
-	if _, err := v.validate(context.Background(), rs.sign(t, goodClaims(clock.now(), "a"), nil)); err != nil {
+	v, _ := newTestValidator(testutil.NewIDP(t, rs, ed), clock, time.Minute, "RS256")
+	if _, err := v.validate(context.Background(), rs.Sign(t, goodClaims(clock.now(), "a"), nil)); err != nil {
 		t.Fatalf("RS256: %v", err)
 	}
-	_, err := v.validate(context.Background(), ed.sign(t, goodClaims(clock.now(), "a"), nil))
-	var ae *authError
-	if !errors.As(err, &ae) || !strings.Contains(ae.message, "algorithm") {
+	_, err := v.validate(context.Background(), ed.Sign(t, goodClaims(clock.now(), "a"), nil))
+	if ae := authErr(t, err); !strings.Contains(ae.Message, "algorithm") {
 		t.Fatalf("EdDSA with only RS256 allowed: %v", err)
 	}
 }
@@ -193,7 +194,7 @@ func TestValidatorRequiredScope(t *testing.T) {
 	t.Parallel()
 	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
 	k := newTestKey(t, "ed", "EdDSA")
-	v, _ := newTestValidator(newIDP(t, k), clock, time.Minute)
+	v, _ := newTestValidator(testutil.NewIDP(t, k), clock, time.Minute)
 	v.requiredScope = "access_as_user"
 	now := clock.now()
 	for _, c := range []map[string]any{
@@ -201,14 +202,13 @@ func TestValidatorRequiredScope(t *testing.T) {
 		with(goodClaims(now, "a"), "scp", nil, "scope", "access_as_user"),
 		with(goodClaims(now, "a"), "scp", nil, "roles", []string{"access_as_user"}),
 	} {
-		if _, err := v.validate(context.Background(), k.sign(t, c, nil)); err != nil {
+		if _, err := v.validate(context.Background(), k.Sign(t, c, nil)); err != nil {
 			t.Errorf("validate(%v): %v", c, err)
 		}
 	}
-	_, err := v.validate(context.Background(), k.sign(t, with(goodClaims(now, "a"), "scp", "other"), nil))
-	var ae *authError
-	if !errors.As(err, &ae) || ae.code != "insufficient_scope" {
-		t.Fatalf("validate without the scope = %v, want insufficient_scope", err)
+	_, err := v.validate(context.Background(), k.Sign(t, with(goodClaims(now, "a"), "scp", "other"), nil))
+	if ae := authErr(t, err); ae.Status != http.StatusForbidden || ae.Code != "InsufficientScope" || ae.Challenge != `Bearer error="insufficient_scope"` {
+		t.Fatalf("validate without the scope = %v, want 403 InsufficientScope", err)
 	}
 }
 
@@ -218,38 +218,38 @@ func TestJWKSRefresh(t *testing.T) {
 	t.Parallel()
 	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
 	old, rotated := newTestKey(t, "old", "EdDSA"), newTestKey(t, "new", "ES256")
-	p := newIDP(t, old)
+	p := testutil.NewIDP(t, old)
 	v, _ := newTestValidator(p, clock, 5*time.Minute)
 	ctx := context.Background()
 	validate := func(k *testKey) error {
-		_, err := v.validate(ctx, k.sign(t, goodClaims(clock.now(), "alice"), nil))
+		_, err := v.validate(ctx, k.Sign(t, goodClaims(clock.now(), "alice"), nil))
 		return err
 	}
 
 	if err := validate(old); err != nil {
 		t.Fatalf("old key: %v", err)
 	}
-	if n := p.fetchCount(); n != 1 {
+	if n := p.Fetches(); n != 1 {
 		t.Fatalf("fetches after the first token = %d, want 1", n)
 	}
-	if err := validate(old); err != nil || p.fetchCount() != 1 {
-		t.Fatalf("a known key must come from the cache: err %v, fetches %d", err, p.fetchCount())
+	if err := validate(old); err != nil || p.Fetches() != 1 {
+		t.Fatalf("a known key must come from the cache: err %v, fetches %d", err, p.Fetches())
 	}
 
 	// The issuer rotates. Within the minimum interval the new kid is not
 	// fetched: an attacker's made-up kids cannot hammer the issuer.
-	p.setKeys(old, rotated)
+	p.SetKeys(old, rotated)
 	if err := validate(rotated); err == nil || !strings.Contains(err.Error(), "not known") {
 		t.Fatalf("new key within the minimum interval = %v, want unknown key", err)
 	}
-	if n := p.fetchCount(); n != 1 {
+	if n := p.Fetches(); n != 1 {
 		t.Fatalf("fetches within the minimum interval = %d, want 1", n)
 	}
 	clock.advance(5 * time.Minute)
 	if err := validate(rotated); err != nil {
 		t.Fatalf("new key after the minimum interval: %v", err)
 	}
-	if n := p.fetchCount(); n != 2 {
+	if n := p.Fetches(); n != 2 {
 		t.Fatalf("fetches after the rotation = %d, want 2", n)
 	}
 	if err := validate(old); err != nil {
@@ -258,19 +258,19 @@ func TestJWKSRefresh(t *testing.T) {
 
 	// A kid that never exists: one fetch per interval, then answered from
 	// the cache.
-	ghost := &testKey{kid: "ghost", alg: "EdDSA", priv: old.priv}
+	ghost := &testKey{KID: "ghost", Alg: "EdDSA", Priv: old.Priv}
 	clock.advance(5 * time.Minute)
 	for range 3 {
 		if err := validate(ghost); err == nil {
 			t.Fatal("unknown kid accepted")
 		}
 	}
-	if n := p.fetchCount(); n != 3 {
+	if n := p.Fetches(); n != 3 {
 		t.Fatalf("fetches after three unknown-kid tokens = %d, want 3", n)
 	}
 
 	// The old key is withdrawn; once the set is refreshed it is refused.
-	p.setKeys(rotated)
+	p.SetKeys(rotated)
 	clock.advance(jwksMaxAge)
 	if err := validate(old); err == nil {
 		t.Fatal("withdrawn key accepted after the set expired")
@@ -284,13 +284,12 @@ func TestJWKSUnavailable(t *testing.T) {
 	t.Parallel()
 	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
 	k := newTestKey(t, "ed", "EdDSA")
-	p := newIDP(t, k)
-	p.srv.Close() // the issuer is down
+	p := testutil.NewIDP(t, k)
+	p.Server.Close() // the issuer is down
 	v, _ := newTestValidator(p, clock, time.Minute)
-	_, err := v.validate(context.Background(), k.sign(t, goodClaims(clock.now(), "a"), nil))
-	var ae *authError
-	if !errors.As(err, &ae) || !ae.unavailable {
-		t.Fatalf("validate with the issuer down = %v, want unavailable", err)
+	_, err := v.validate(context.Background(), k.Sign(t, goodClaims(clock.now(), "a"), nil))
+	if ae := authErr(t, err); ae.Status != http.StatusServiceUnavailable || ae.Code != "AuthenticationUnavailable" {
+		t.Fatalf("validate with the issuer down = %v, want 503 AuthenticationUnavailable", err)
 	}
 }
 
@@ -322,7 +321,7 @@ func TestJWKSDiscovery(t *testing.T) {
 	t.Parallel()
 	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
 	k := newTestKey(t, "ed", "EdDSA")
-	p := newIDP(t, k)
+	p := testutil.NewIDP(t, k)
 	var docIssuer string
 	mux := http.NewServeMux()
 	disc := httptest.NewServer(mux)
@@ -330,27 +329,27 @@ func TestJWKSDiscovery(t *testing.T) {
 	issuer := disc.URL + "/tenant/v2.0"
 	mux.HandleFunc("/tenant/v2.0/.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]string{"issuer": docIssuer, "jwks_uri": p.jwksURL()})
+		json.NewEncoder(w).Encode(map[string]string{"issuer": docIssuer, "jwks_uri": p.JWKSURL()})
 	})
 	newValidator := func() *validator {
-		cache := &jwksCache{issuer: issuer, client: newKeyClient(nil), minRefresh: time.Minute, now: clock.now, logger: discard}
-		return &validator{issuer: issuer, audiences: []string{testAudience}, algorithms: defaultAlgorithms(), keys: cache, now: clock.now}
+		cache := newJWKSCache("", issuer, newKeyClient(nil), time.Minute, discard)
+		cache.now = clock.now
+		return &validator{issuer: issuer, audiences: []string{testAudience}, algorithms: DefaultAlgorithms(), keys: cache, now: clock.now}
 	}
-	tok := k.sign(t, with(goodClaims(clock.now(), "alice"), "iss", issuer), nil)
+	tok := k.Sign(t, with(goodClaims(clock.now(), "alice"), "iss", issuer), nil)
 
 	docIssuer = issuer
 	if _, err := newValidator().validate(context.Background(), tok); err != nil {
 		t.Fatalf("validate with discovered keys: %v", err)
 	}
-	if p.fetchCount() != 1 {
-		t.Fatalf("JWKS fetches = %d, want 1", p.fetchCount())
+	if p.Fetches() != 1 {
+		t.Fatalf("JWKS fetches = %d, want 1", p.Fetches())
 	}
 
 	// A document for another issuer is not trusted.
 	docIssuer = "https://evil.example/"
 	_, err := newValidator().validate(context.Background(), tok)
-	var ae *authError
-	if !errors.As(err, &ae) || !ae.unavailable {
+	if ae := authErr(t, err); ae.Status != http.StatusServiceUnavailable {
 		t.Fatalf("validate with a discovery document for another issuer = %v, want unavailable", err)
 	}
 }
@@ -362,12 +361,12 @@ func TestJWKSRedirectStaysOnHTTPS(t *testing.T) {
 	t.Parallel()
 	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
 	k := newTestKey(t, "ed", "EdDSA")
-	plain := newIDP(t, k) // http on loopback: acceptable as configured, not as a redirect target from https
+	plain := testutil.NewIDP(t, k) // http on loopback: acceptable as configured, not as a redirect target from https
 	var secureJWKS []byte
 	secure := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/to-http":
-			http.Redirect(w, r, plain.jwksURL(), http.StatusFound)
+			http.Redirect(w, r, plain.JWKSURL(), http.StatusFound)
 		case "/to-https":
 			http.Redirect(w, r, "/keys", http.StatusFound)
 		case "/keys":
@@ -375,26 +374,25 @@ func TestJWKSRedirectStaysOnHTTPS(t *testing.T) {
 		}
 	}))
 	t.Cleanup(secure.Close)
-	b, err := json.Marshal(map[string]any{"keys": []map[string]string{k.jwk()}})
+	b, err := json.Marshal(map[string]any{"keys": []map[string]string{k.JWK()}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	secureJWKS = b
 	validate := func(url string) error {
-		cache := &jwksCache{url: url, client: newKeyClient(secure.Client().Transport), minRefresh: time.Minute, now: clock.now, logger: discard}
-		v := &validator{issuer: testIssuer, audiences: []string{testAudience}, algorithms: defaultAlgorithms(), keys: cache, now: clock.now}
-		_, err := v.validate(context.Background(), k.sign(t, goodClaims(clock.now(), "alice"), nil))
+		cache := newTestCache(url, secure.Client().Transport, clock, time.Minute)
+		v := &validator{issuer: testIssuer, audiences: []string{testAudience}, algorithms: DefaultAlgorithms(), keys: cache, now: clock.now}
+		_, err := v.validate(context.Background(), k.Sign(t, goodClaims(clock.now(), "alice"), nil))
 		return err
 	}
 	if err := validate(secure.URL + "/to-https"); err != nil {
 		t.Fatalf("https to https redirect: %v", err)
 	}
 	err = validate(secure.URL + "/to-http")
-	var ae *authError
-	if !errors.As(err, &ae) || !ae.unavailable {
+	if ae := authErr(t, err); ae.Status != http.StatusServiceUnavailable {
 		t.Fatalf("https to http redirect = %v, want the keys unavailable", err)
 	}
-	if n := plain.fetchCount(); n != 0 {
+	if n := plain.Fetches(); n != 0 {
 		t.Fatalf("the plain-http JWKS was fetched %d times after an https redirect", n)
 	}
 }
@@ -406,8 +404,8 @@ func BenchmarkValidate(b *testing.B) {
 	for _, alg := range []string{"RS256", "ES256", "EdDSA"} {
 		b.Run(alg, func(b *testing.B) {
 			k := newTestKey(b, "kid-"+alg, alg)
-			v, _ := newTestValidator(newIDP(b, k), clock, time.Minute)
-			tok := k.sign(b, goodClaims(clock.now(), "alice"), nil)
+			v, _ := newTestValidator(testutil.NewIDP(b, k), clock, time.Minute)
+			tok := k.Sign(b, goodClaims(clock.now(), "alice"), nil)
 			if _, err := v.validate(context.Background(), tok); err != nil {
 				b.Fatal(err)
 			}

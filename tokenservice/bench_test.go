@@ -1,4 +1,4 @@
-package main
+package tokenservice_test
 
 import (
 	"bytes"
@@ -8,11 +8,11 @@ import (
 	"net/http/httptest"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/acsgo/acsidentity"
 	"github.com/acsgo/acsidentity/emulator"
 	"github.com/acsgo/acsidentity/internal/testutil"
+	"github.com/acsgo/acsidentity/tokenservice"
 )
 
 // replayTransport answers the first request with the emulator (in process)
@@ -51,9 +51,11 @@ func (w *discardWriter) WriteHeader(status int)      { w.status = status }
 // caller with a lasting identity, with JSON logs (to io.Discard): the
 // handler and the ACS client in process, ACS answering with a recorded
 // emulator answer. cpu-µs/op is the process's CPU time (getrusage) per
-// token, GC included; compare it before and after a change.
+// token, GC included; compare it before and after a change. (The same
+// benchmark of the code before package tokenservice is in the history:
+// examples/trusted-service/bench_test.go at the commit that added it.)
 //
-//	go test -run x -bench ServiceToken -count 6 ./examples/trusted-service
+//	go test -run x -bench ServiceToken -count 6 ./tokenservice
 func BenchmarkServiceToken(b *testing.B) {
 	em, err := emulator.New(nil)
 	if err != nil {
@@ -64,10 +66,12 @@ func BenchmarkServiceToken(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	h := withLogging(log, &service{acs: acs, auth: &authenticator{allowAnonymous: true, devCallers: true}, limit: newLimiter(0, 1, time.Now)})
+	h := newService(b, acs, &tokenservice.Options{
+		AllowAnonymous: true, DevelopmentCallers: true, RateLimiter: tokenservice.NewMemoryRateLimiter(0, 1),
+		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
+	})
 	r := httptest.NewRequest("GET", "http://127.0.0.1:7071/api/token?scopes=chat", nil)
-	r.Header.Set(devCallerHeader, "bench-caller")
+	r.Header.Set(tokenservice.DevCallerHeader, "bench-caller")
 	w := &discardWriter{h: http.Header{}}
 	b.ReportAllocs()
 	cpu := testutil.CPUTime()
