@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -275,6 +276,8 @@ func New(client *acsidentity.Client, options *Options) (*Service, error) {
 	switch {
 	case s.cors == nil:
 		s.log.Info("tokenservice: no CORS headers: browser apps on other origins need Options.CORSOrigins, or CORS on the platform")
+	case s.cors.anyLoopback && len(s.cors.origins) == 0:
+		s.log.Info("tokenservice: browser apps on any http://localhost:<port> or http://127.0.0.1:<port> may call the service (CORS)")
 	case s.cors.anyLoopback:
 		s.log.Info("tokenservice: browser apps on these origins, and on any http://localhost:<port> or http://127.0.0.1:<port>, may call the service (CORS)", "origins", s.cors.origins)
 	default:
@@ -397,7 +400,7 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h["X-Content-Type-Options"] = nosniff
 	h["Cache-Control"] = noStore
 	if !s.hostAllowed(r.Host) {
-		l.reason = "Host not allowed"
+		l.reason = "Host " + strconv.Quote(bounded(r.Host, 64)) + " not allowed"
 		s.writeError(w, &l, http.StatusForbidden, "HostNotAllowed", "This service does not answer requests for this host name.")
 		return
 	}

@@ -18,6 +18,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"regexp"
@@ -252,6 +253,10 @@ func (p *handlerProc) send(req hostRequest) response {
 		r.Header.Set("Content-Type", "application/json")
 	}
 	for k, v := range req.header {
+		if k == "Host" {
+			r.Host = v
+			continue
+		}
 		r.Header.Set(k, v)
 	}
 	resp, err := (&http.Client{Timeout: 2 * time.Minute}).Do(r)
@@ -264,6 +269,15 @@ func (p *handlerProc) send(req hostRequest) response {
 		p.t.Fatal(err)
 	}
 	return response{status: resp.StatusCode, header: resp.Header, body: b, invocationID: id}
+}
+
+// port is the handler's port.
+func (p *handlerProc) port() string {
+	u, err := url.Parse(p.base)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return u.Port()
 }
 
 func newInvocationID() string {
@@ -767,6 +781,17 @@ func TestEndToEndZeroConfig(t *testing.T) {
 	}
 	r := h.send(hostRequest{method: "GET", path: "/api/token", header: map[string]string{devCallerHeader: strings.Repeat("x", 129)}})
 	wantError(t, "long X-Caller-Id", r, 400, "InvalidRequest")
+
+	// A page that reached this loopback service by DNS rebinding sends its
+	// own host name: refused. The health probe answers any host.
+	for _, host := range []string{"rebind.attacker.example", "rebind.attacker.example:" + h.port()} {
+		r = h.send(hostRequest{method: "GET", path: "/api/token", header: map[string]string{"Host": host, devCallerHeader: "dev-alice"}})
+		wantError(t, "Host "+host, r, 403, "HostNotAllowed")
+	}
+	if r := h.send(hostRequest{method: "GET", path: "/", header: map[string]string{"Host": "rebind.attacker.example"}}); r.status != 200 {
+		t.Errorf("health with another Host: %d", r.status)
+	}
+	wantToken(t, "Host localhost", h.send(hostRequest{method: "GET", path: "/api/token", header: map[string]string{"Host": "localhost:" + h.port()}}), true)
 
 	// The token verifies with the embedded emulator's published key.
 	resp, err := http.Get(emURL[1] + emulator.JWKSPath)
