@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"reflect"
 	"slices"
 	"strconv"
@@ -50,19 +51,8 @@ func (s *Service) token(w http.ResponseWriter, r *http.Request, c *caller, l *re
 // POST, the JSON body; each may be given in one place only. It has answered
 // the request when ok is false.
 func (s *Service) tokenParams(w http.ResponseWriter, r *http.Request, l *requestLog) (scopes []acsidentity.TokenScope, lifetime time.Duration, ok bool) {
-	var names []string
-	var minutesText string
-	var scopesGiven, lifetimeGiven bool
-	if r.URL.RawQuery != "" {
-		q := r.URL.Query() // "code" (the Functions key) and anything else is ignored
-		scopesGiven = q.Has("scopes")
-		for _, v := range q["scopes"] {
-			names = append(names, strings.Split(v, ",")...)
-		}
-		if lifetimeGiven = q.Has("expiresInMinutes"); lifetimeGiven {
-			minutesText = q.Get("expiresInMinutes")
-		}
-	}
+	q := readQuery(r.URL.RawQuery)
+	names, scopesGiven, minutesText, lifetimeGiven := q.scopes, q.scopesGiven, q.minutes, q.minutesGiven
 	if r.Method == http.MethodPost {
 		var body tokenRequest
 		present, ok := s.readJSON(w, r, l, &body, false)
@@ -113,6 +103,38 @@ func (s *Service) tokenParams(w http.ResponseWriter, r *http.Request, l *request
 		lifetime = time.Duration(m) * time.Minute
 	}
 	return scopes, lifetime, true
+}
+
+// tokenQuery is what the token endpoint reads from a query string.
+type tokenQuery struct {
+	scopes       []string // every scopes value, split at commas
+	scopesGiven  bool
+	minutes      string // the first expiresInMinutes value
+	minutesGiven bool
+}
+
+// readQuery reads raw as url.ParseQuery does, without making its map:
+// "code" (the Functions key) and anything else is ignored.
+func readQuery(raw string) (q tokenQuery) {
+	for raw != "" {
+		var pair string
+		pair, raw, _ = strings.Cut(raw, "&")
+		if strings.Contains(pair, ";") {
+			continue
+		}
+		k, v, _ := strings.Cut(pair, "=")
+		k, kerr := url.QueryUnescape(k)
+		v, verr := url.QueryUnescape(v)
+		switch {
+		case kerr != nil || verr != nil:
+		case k == "scopes":
+			q.scopesGiven = true
+			q.scopes = append(q.scopes, strings.Split(v, ",")...)
+		case k == "expiresInMinutes" && !q.minutesGiven:
+			q.minutesGiven, q.minutes = true, v
+		}
+	}
+	return q
 }
 
 // scopeList names the allowed scopes for an error message: "chat, voip or

@@ -117,16 +117,3 @@ func TestRetryAfterValue(t *testing.T) {
 		}
 	}
 }
-
-func TestBounded(t *testing.T) {
-	t.Parallel()
-	for _, c := range []struct {
-		in   string
-		n    int
-		want string
-	}{{"abc", 3, "abc"}, {"abcd", 3, "abc…"}, {"aé", 2, "a…"}, {"日本語", 4, "日…"}} {
-		if got := bounded(c.in, c.n); got != c.want {
-			t.Errorf("bounded(%q, %d) = %q, want %q", c.in, c.n, got, c.want)
-		}
-	}
-}
