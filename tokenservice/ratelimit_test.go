@@ -2,32 +2,17 @@ package tokenservice
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/acsgo/acsidentity/internal/testutil"
 )
 
-// fakeClock is a settable clock.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+type fakeClock = testutil.Clock
 
 func newTestLimiter(perMinute float64, burst int, clock *fakeClock) *MemoryRateLimiter {
 	l := NewMemoryRateLimiter(perMinute, burst)
-	l.now = clock.now
+	l.now = clock.Now
 	return l
 }
 
@@ -41,7 +26,7 @@ func allow(l *MemoryRateLimiter, key string) (bool, time.Duration) {
 
 func TestLimiterTokenBucket(t *testing.T) {
 	t.Parallel()
-	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	clock := testutil.NewClock(time.Unix(1_800_000_000, 0))
 	l := newTestLimiter(6, 3, clock) // one token every 10 s, burst 3
 
 	for i := range 3 {
@@ -60,11 +45,11 @@ func TestLimiterTokenBucket(t *testing.T) {
 	if ok, _ := allow(l, "bob"); !ok {
 		t.Fatal("bob was refused because of alice")
 	}
-	clock.advance(4 * time.Second)
+	clock.Advance(4 * time.Second)
 	if ok, wait := allow(l, "alice"); ok || wait != 6*time.Second {
 		t.Fatalf("after 4 s = %v, wait %v; want refused, wait 6s", ok, wait)
 	}
-	clock.advance(6 * time.Second)
+	clock.Advance(6 * time.Second)
 	if ok, _ := allow(l, "alice"); !ok {
 		t.Fatal("after 10 s a token should have refilled")
 	}
@@ -72,7 +57,7 @@ func TestLimiterTokenBucket(t *testing.T) {
 		t.Fatal("only one token should have refilled")
 	}
 	// A long idle time refills to the burst, no more.
-	clock.advance(time.Hour)
+	clock.Advance(time.Hour)
 	for i := range 3 {
 		if ok, _ := allow(l, "alice"); !ok {
 			t.Fatalf("request %d after an hour was refused", i+1)
@@ -85,11 +70,11 @@ func TestLimiterTokenBucket(t *testing.T) {
 
 func TestLimiterSweepsIdleBuckets(t *testing.T) {
 	t.Parallel()
-	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	clock := testutil.NewClock(time.Unix(1_800_000_000, 0))
 	l := newTestLimiter(60, 2, clock)
 	allow(l, "a")
 	allow(l, "b")
-	clock.advance(sweepEvery)
+	clock.Advance(sweepEvery)
 	allow(l, "c") // sweeps a and b, which have refilled
 	l.mu.Lock()
 	n := len(l.buckets)

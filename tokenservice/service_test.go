@@ -263,7 +263,7 @@ func TestOptions(t *testing.T) {
 		t.Errorf("Endpoints = %v, want %s", got, want)
 	}
 	tb := wantToken(t, "defaults", serve(svc, "GET", "/V2/ACS/Token", nil, ""))
-	if st := em.Introspect(tb.Token); strings.Join(st.Scopes, ",") != "chat" || st.ExpiresOn.Sub(time.Now()) > 3*time.Hour || st.ExpiresOn.Sub(time.Now()) < 170*time.Minute {
+	if st := em.Introspect(tb.Token); strings.Join(st.Scopes, ",") != "chat" || time.Until(st.ExpiresOn) > 3*time.Hour || time.Until(st.ExpiresOn) < 170*time.Minute {
 		t.Errorf("default token: %+v, want chat for 3 hours", st)
 	}
 	res := serve(svc, "GET", "/v2/acs/token?scopes=voip", nil, "")

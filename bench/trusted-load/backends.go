@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -37,17 +36,9 @@ type emulatorProc struct {
 // startEmulator builds and starts the emulator command on a free loopback
 // port and reads the connection string it prints.
 func startEmulator(root string) (*emulatorProc, error) {
-	tmp, err := os.MkdirTemp("", "trusted-load-emulator-")
+	bin, tmp, err := build(root, "./cmd/acsidentity-emulator", "acsidentity-emulator")
 	if err != nil {
 		return nil, err
-	}
-	bin := filepath.Join(tmp, "acsidentity-emulator")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/acsidentity-emulator")
-	build.Dir = root
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		os.RemoveAll(tmp)
-		return nil, fmt.Errorf("building cmd/acsidentity-emulator: %w", err)
 	}
 	cmd := exec.Command(bin, "-addr", "127.0.0.1:0")
 	cmd.Stderr = os.Stderr

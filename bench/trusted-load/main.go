@@ -561,18 +561,27 @@ type service struct {
 	once     sync.Once
 }
 
+// build builds the command in pkg (relative to the module root) into a new
+// temporary directory, which the caller removes.
+func build(root, pkg, name string) (bin, tmp string, err error) {
+	if tmp, err = os.MkdirTemp("", "trusted-load-"); err != nil {
+		return "", "", err
+	}
+	bin = filepath.Join(tmp, name)
+	cmd := exec.Command("go", "build", "-o", bin, pkg)
+	cmd.Dir = root
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		os.RemoveAll(tmp)
+		return "", "", fmt.Errorf("building %s: %w", pkg, err)
+	}
+	return bin, tmp, nil
+}
+
 func startService(root string, env []string) (*service, error) {
-	tmp, err := os.MkdirTemp("", "trusted-load-")
+	bin, tmp, err := build(root, "./examples/trusted-service", "trusted-service")
 	if err != nil {
 		return nil, err
-	}
-	bin := filepath.Join(tmp, "trusted-service")
-	build := exec.Command("go", "build", "-o", bin, "./examples/trusted-service")
-	build.Dir = root
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		os.RemoveAll(tmp)
-		return nil, fmt.Errorf("building examples/trusted-service: %w", err)
 	}
 	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-debug-addr", "127.0.0.1:0")
 	cmd.Env = env

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -31,28 +30,12 @@ type testKey = testutil.SigningKey
 
 func newTestKey(t testing.TB, kid, alg string) *testKey { return testutil.NewSigningKey(t, kid, alg) }
 
-// fakeClock is a settable clock.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+type fakeClock = testutil.Clock
 
 // newTestCache is the key cache of the JWKS at url on clock.
 func newTestCache(url string, transport http.RoundTripper, clock *fakeClock, minRefresh time.Duration) *jwksCache {
 	c := newJWKSCache(url, "", newKeyClient(transport), minRefresh, discard)
-	c.now = clock.now
+	c.now = clock.Now
 	return c
 }
 
@@ -62,7 +45,7 @@ func newTestValidator(p *testutil.IDP, clock *fakeClock, minRefresh time.Duratio
 		algs = DefaultAlgorithms()
 	}
 	cache := newTestCache(p.JWKSURL(), nil, clock, minRefresh)
-	return &validator{issuer: testIssuer, audiences: []string{"other", testAudience}, algorithms: algs, keys: cache, now: clock.now}, cache
+	return &validator{issuer: testIssuer, audiences: []string{"other", testAudience}, algorithms: algs, keys: cache, now: clock.Now}, cache
 }
 
 // authErr returns err as a *tokenservice.AuthError, failing the test if
@@ -78,7 +61,7 @@ func authErr(t *testing.T, err error) *tokenservice.AuthError {
 
 func TestValidatorAcceptsEveryAllowedAlgorithm(t *testing.T) {
 	t.Parallel()
-	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	clock := testutil.NewClock(time.Unix(1_800_000_000, 0))
 	var keys []*testKey
 	for _, alg := range DefaultAlgorithms() {
 		keys = append(keys, newTestKey(t, "kid-"+alg, alg))
@@ -87,7 +70,7 @@ func TestValidatorAcceptsEveryAllowedAlgorithm(t *testing.T) {
 	v, _ := newTestValidator(p, clock, time.Minute)
 	for _, k := range keys {
 		t.Run(k.Alg, func(t *testing.T) {
-			c, err := v.validate(context.Background(), k.Sign(t, goodClaims(clock.now(), "alice"), nil))
+			c, err := v.validate(context.Background(), k.Sign(t, goodClaims(clock.Now(), "alice"), nil))
 			if err != nil {
 				t.Fatalf("validate: %v", err)
 			}
@@ -100,13 +83,13 @@ func TestValidatorAcceptsEveryAllowedAlgorithm(t *testing.T) {
 
 func TestValidatorRejects(t *testing.T) {
 	t.Parallel()
-	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	clock := testutil.NewClock(time.Unix(1_800_000_000, 0))
 	rs := newTestKey(t, "rs", "RS256")
 	es := newTestKey(t, "es", "ES256")
 	ed := newTestKey(t, "ed", "EdDSA")
 	p := testutil.NewIDP(t, rs, es, ed)
 	v, _ := newTestValidator(p, clock, time.Minute)
-	now := clock.now()
+	now := clock.Now()
 	good := goodClaims(now, "alice")
 	otherRSA := &testKey{KID: "rs", Alg: "RS256", Priv: testutil.RSAKey(1)} // same kid, wrong key
 
@@ -159,10 +142,10 @@ func tamper(t *testing.T, token string) string {
 
 func TestValidatorClockSkew(t *testing.T) {
 	t.Parallel()
-	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	clock := testutil.NewClock(time.Unix(1_800_000_000, 0))
 	k := newTestKey(t, "ed", "EdDSA")
 	v, _ := newTestValidator(testutil.NewIDP(t, k), clock, time.Minute)
-	now := clock.now()
+	now := clock.Now()
 	// Expired a minute ago, and not valid for another minute: both within
 	// the two minutes of skew.
 	tok := k.Sign(t, with(goodClaims(now, "alice"), "exp", now.Add(-time.Minute).Unix(), "nbf", now.Add(time.Minute).Unix(), "iat", now.Add(time.Minute).Unix()), nil)
@@ -178,13 +161,13 @@ func TestValidatorClockSkew(t *testing.T) {
 
 func TestValidatorNarrowedAlgorithms(t *testing.T) {
 	t.Parallel()
-	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	clock := testutil.NewClock(time.Unix(1_800_000_000, 0))
 	rs, ed := newTestKey(t, "rs", "RS256"), newTestKey(t, "ed", "EdDSA")
 	v, _ := newTestValidator(testutil.NewIDP(t, rs, ed), clock, time.Minute, "RS256")
-	if _, err := v.validate(context.Background(), rs.Sign(t, goodClaims(clock.now(), "a"), nil)); err != nil {
+	if _, err := v.validate(context.Background(), rs.Sign(t, goodClaims(clock.Now(), "a"), nil)); err != nil {
 		t.Fatalf("RS256: %v", err)
 	}
-	_, err := v.validate(context.Background(), ed.Sign(t, goodClaims(clock.now(), "a"), nil))
+	_, err := v.validate(context.Background(), ed.Sign(t, goodClaims(clock.Now(), "a"), nil))
 	if ae := authErr(t, err); !strings.Contains(ae.Message, "algorithm") {
 		t.Fatalf("EdDSA with only RS256 allowed: %v", err)
 	}
@@ -192,11 +175,11 @@ func TestValidatorNarrowedAlgorithms(t *testing.T) {
 
 func TestValidatorRequiredScope(t *testing.T) {
 	t.Parallel()
-	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	clock := testutil.NewClock(time.Unix(1_800_000_000, 0))
 	k := newTestKey(t, "ed", "EdDSA")
 	v, _ := newTestValidator(testutil.NewIDP(t, k), clock, time.Minute)
 	v.requiredScope = "access_as_user"
-	now := clock.now()
+	now := clock.Now()
 	for _, c := range []map[string]any{
 		goodClaims(now, "a"),
 		with(goodClaims(now, "a"), "scp", nil, "scope", "access_as_user"),
@@ -216,13 +199,13 @@ func TestValidatorRequiredScope(t *testing.T) {
 // most once per minimum interval, and a rotation is picked up.
 func TestJWKSRefresh(t *testing.T) {
 	t.Parallel()
-	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	clock := testutil.NewClock(time.Unix(1_800_000_000, 0))
 	old, rotated := newTestKey(t, "old", "EdDSA"), newTestKey(t, "new", "ES256")
 	p := testutil.NewIDP(t, old)
 	v, _ := newTestValidator(p, clock, 5*time.Minute)
 	ctx := context.Background()
 	validate := func(k *testKey) error {
-		_, err := v.validate(ctx, k.Sign(t, goodClaims(clock.now(), "alice"), nil))
+		_, err := v.validate(ctx, k.Sign(t, goodClaims(clock.Now(), "alice"), nil))
 		return err
 	}
 
@@ -245,7 +228,7 @@ func TestJWKSRefresh(t *testing.T) {
 	if n := p.Fetches(); n != 1 {
 		t.Fatalf("fetches within the minimum interval = %d, want 1", n)
 	}
-	clock.advance(5 * time.Minute)
+	clock.Advance(5 * time.Minute)
 	if err := validate(rotated); err != nil {
 		t.Fatalf("new key after the minimum interval: %v", err)
 	}
@@ -259,7 +242,7 @@ func TestJWKSRefresh(t *testing.T) {
 	// A kid that never exists: one fetch per interval, then answered from
 	// the cache.
 	ghost := &testKey{KID: "ghost", Alg: "EdDSA", Priv: old.Priv}
-	clock.advance(5 * time.Minute)
+	clock.Advance(5 * time.Minute)
 	for range 3 {
 		if err := validate(ghost); err == nil {
 			t.Fatal("unknown kid accepted")
@@ -271,7 +254,7 @@ func TestJWKSRefresh(t *testing.T) {
 
 	// The old key is withdrawn; once the set is refreshed it is refused.
 	p.SetKeys(rotated)
-	clock.advance(jwksMaxAge)
+	clock.Advance(jwksMaxAge)
 	if err := validate(old); err == nil {
 		t.Fatal("withdrawn key accepted after the set expired")
 	}
@@ -282,12 +265,12 @@ func TestJWKSRefresh(t *testing.T) {
 
 func TestJWKSUnavailable(t *testing.T) {
 	t.Parallel()
-	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	clock := testutil.NewClock(time.Unix(1_800_000_000, 0))
 	k := newTestKey(t, "ed", "EdDSA")
 	p := testutil.NewIDP(t, k)
 	p.Server.Close() // the issuer is down
 	v, _ := newTestValidator(p, clock, time.Minute)
-	_, err := v.validate(context.Background(), k.Sign(t, goodClaims(clock.now(), "a"), nil))
+	_, err := v.validate(context.Background(), k.Sign(t, goodClaims(clock.Now(), "a"), nil))
 	if ae := authErr(t, err); ae.Status != http.StatusServiceUnavailable || ae.Code != "AuthenticationUnavailable" {
 		t.Fatalf("validate with the issuer down = %v, want 503 AuthenticationUnavailable", err)
 	}
@@ -319,7 +302,7 @@ func TestParseJWKSSkipsUnusableKeys(t *testing.T) {
 // URL comes from its discovery document, which must name that issuer.
 func TestJWKSDiscovery(t *testing.T) {
 	t.Parallel()
-	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	clock := testutil.NewClock(time.Unix(1_800_000_000, 0))
 	k := newTestKey(t, "ed", "EdDSA")
 	p := testutil.NewIDP(t, k)
 	var docIssuer string
@@ -333,10 +316,10 @@ func TestJWKSDiscovery(t *testing.T) {
 	})
 	newValidator := func() *validator {
 		cache := newJWKSCache("", issuer, newKeyClient(nil), time.Minute, discard)
-		cache.now = clock.now
-		return &validator{issuer: issuer, audiences: []string{testAudience}, algorithms: DefaultAlgorithms(), keys: cache, now: clock.now}
+		cache.now = clock.Now
+		return &validator{issuer: issuer, audiences: []string{testAudience}, algorithms: DefaultAlgorithms(), keys: cache, now: clock.Now}
 	}
-	tok := k.Sign(t, with(goodClaims(clock.now(), "alice"), "iss", issuer), nil)
+	tok := k.Sign(t, with(goodClaims(clock.Now(), "alice"), "iss", issuer), nil)
 
 	docIssuer = issuer
 	if _, err := newValidator().validate(context.Background(), tok); err != nil {
@@ -359,7 +342,7 @@ func TestJWKSDiscovery(t *testing.T) {
 // trusted, while an https-to-https redirect is.
 func TestJWKSRedirectStaysOnHTTPS(t *testing.T) {
 	t.Parallel()
-	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	clock := testutil.NewClock(time.Unix(1_800_000_000, 0))
 	k := newTestKey(t, "ed", "EdDSA")
 	plain := testutil.NewIDP(t, k) // http on loopback: acceptable as configured, not as a redirect target from https
 	var secureJWKS []byte
@@ -381,8 +364,8 @@ func TestJWKSRedirectStaysOnHTTPS(t *testing.T) {
 	secureJWKS = b
 	validate := func(url string) error {
 		cache := newTestCache(url, secure.Client().Transport, clock, time.Minute)
-		v := &validator{issuer: testIssuer, audiences: []string{testAudience}, algorithms: DefaultAlgorithms(), keys: cache, now: clock.now}
-		_, err := v.validate(context.Background(), k.Sign(t, goodClaims(clock.now(), "alice"), nil))
+		v := &validator{issuer: testIssuer, audiences: []string{testAudience}, algorithms: DefaultAlgorithms(), keys: cache, now: clock.Now}
+		_, err := v.validate(context.Background(), k.Sign(t, goodClaims(clock.Now(), "alice"), nil))
 		return err
 	}
 	if err := validate(secure.URL + "/to-https"); err != nil {
@@ -400,12 +383,12 @@ func TestJWKSRedirectStaysOnHTTPS(t *testing.T) {
 // BenchmarkValidate is the cost of checking one bearer token whose key is
 // cached, for each kind of key.
 func BenchmarkValidate(b *testing.B) {
-	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	clock := testutil.NewClock(time.Unix(1_800_000_000, 0))
 	for _, alg := range []string{"RS256", "ES256", "EdDSA"} {
 		b.Run(alg, func(b *testing.B) {
 			k := newTestKey(b, "kid-"+alg, alg)
 			v, _ := newTestValidator(testutil.NewIDP(b, k), clock, time.Minute)
-			tok := k.Sign(b, goodClaims(clock.now(), "alice"), nil)
+			tok := k.Sign(b, goodClaims(clock.Now(), "alice"), nil)
 			if _, err := v.validate(context.Background(), tok); err != nil {
 				b.Fatal(err)
 			}
