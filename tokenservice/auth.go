@@ -182,7 +182,7 @@ func anonymousRateKey(r *http.Request) string {
 // to someone who can guess the caller ID.
 func (s *Service) customID(callerID string) string {
 	var sum [sha256.Size]byte
-	if s.customIDKey != nil {
+	if len(s.customIDKey) > 0 {
 		m := hmac.New(sha256.New, s.customIDKey)
 		m.Write([]byte(callerID))
 		m.Sum(sum[:0])

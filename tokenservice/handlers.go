@@ -88,7 +88,7 @@ func (s *Service) tokenParams(w http.ResponseWriter, r *http.Request, l *request
 			}
 		}
 		if len(scopes) == 0 {
-			s.writeError(w, l, http.StatusBadRequest, "InvalidScope", "Name at least one scope, or leave scopes out for the default.")
+			s.writeError(w, l, http.StatusBadRequest, "InvalidScope", "Name at least one scope, or leave scopes out for the default ("+s.defaultList+").")
 			return nil, 0, false
 		}
 	}

@@ -163,6 +163,7 @@ type Service struct {
 	customIDKey  []byte
 	scopes       []acsidentity.TokenScope
 	defaults     []acsidentity.TokenScope
+	defaultList  string // "voip": the defaults, for messages
 	minMinutes   int
 	maxMinutes   int
 	lifetime     time.Duration // when the caller asks for none; 0: ACS's default
@@ -273,16 +274,7 @@ func New(client *acsidentity.Client, options *Options) (*Service, error) {
 			s.cors.origins = append(s.cors.origins, norm)
 		}
 	}
-	switch {
-	case s.cors == nil:
-		s.log.Info("tokenservice: no CORS headers: browser apps on other origins need Options.CORSOrigins, or CORS on the platform")
-	case s.cors.anyLoopback && len(s.cors.origins) == 0:
-		s.log.Info("tokenservice: browser apps on any http://localhost:<port> or http://127.0.0.1:<port> may call the service (CORS)")
-	case s.cors.anyLoopback:
-		s.log.Info("tokenservice: browser apps on these origins, and on any http://localhost:<port> or http://127.0.0.1:<port>, may call the service (CORS)", "origins", s.cors.origins)
-	default:
-		s.log.Info("tokenservice: browser apps on these origins may call the service (CORS)", "origins", s.cors.origins)
-	}
+	s.logStart()
 	return s, nil
 }
 
@@ -325,15 +317,30 @@ func (s *Service) setAccess(client *acsidentity.Client) error {
 		return fmt.Errorf("tokenservice: the client's api-version %s has no custom IDs, which give each caller a lasting identity; use %s (NewClientOptions sets it)",
 			v, strings.Join(wire.VersionsWith(wire.FeatureCustomID), " or "))
 	}
+	return nil
+}
+
+// logStart says at start who may call and from which pages.
+func (s *Service) logStart() {
+	u, _ := url.Parse(s.acs.Endpoint())
 	switch {
-	case s.authenticate == nil && local:
+	case s.authenticate == nil && s.devMode:
 		s.log.Warn("tokenservice: anonymous callers are allowed (an emulator on " + u.Host + "): each call gets a new identity" + devHint(s.devCallers))
 	case s.authenticate == nil:
 		s.log.Warn("tokenservice: anonymous callers are allowed: anyone who can reach the service gets tokens, each call for a new identity")
 	case s.anonymous:
 		s.log.Info("tokenservice: callers without credentials are allowed, each call for a new identity" + devHint(s.devCallers))
 	}
-	return nil
+	switch {
+	case s.cors == nil:
+		s.log.Info("tokenservice: no CORS headers: browser apps on other origins need Options.CORSOrigins, or CORS on the platform")
+	case s.cors.anyLoopback && len(s.cors.origins) == 0:
+		s.log.Info("tokenservice: browser apps on any http://localhost:<port> or http://127.0.0.1:<port> may call the service (CORS)")
+	case s.cors.anyLoopback:
+		s.log.Info("tokenservice: browser apps on these origins, and on any http://localhost:<port> or http://127.0.0.1:<port>, may call the service (CORS)", "origins", s.cors.origins)
+	default:
+		s.log.Info("tokenservice: browser apps on these origins may call the service (CORS)", "origins", s.cors.origins)
+	}
 }
 
 func devHint(devCallers bool) string {
@@ -358,11 +365,14 @@ func (s *Service) setScopes(allowed, defaults []acsidentity.TokenScope) error {
 	if len(s.defaults) == 0 {
 		s.defaults = []acsidentity.TokenScope{acsidentity.TokenScopeVoIP}
 	}
-	for _, sc := range s.defaults {
+	names := make([]string, len(s.defaults))
+	for i, sc := range s.defaults {
 		if !slices.Contains(s.scopes, sc) {
 			return fmt.Errorf("tokenservice: default scope %q is not one of AllowedScopes", sc)
 		}
+		names[i] = string(sc)
 	}
+	s.defaultList = strings.Join(names, ",")
 	return nil
 }
 
@@ -420,7 +430,7 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if !slices.Contains(rt.methods, r.Method) {
 		h.Set("Allow", rt.allow)
-		s.writeError(w, &l, http.StatusMethodNotAllowed, "MethodNotAllowed", "The method is not allowed here.")
+		s.writeError(w, &l, http.StatusMethodNotAllowed, "MethodNotAllowed", "The method "+bounded(r.Method, maxLogMethod)+" is not allowed here.")
 		return
 	}
 	c, ok := s.identify(w, r, &l)

@@ -411,3 +411,22 @@ func TestDevCallerCannotEscapeTheRateLimit(t *testing.T) {
 		}
 	}
 }
+
+// TestPanicIsAnError: a panic in the app's Authenticate is a 500 with the
+// service's error body and a log line, not a dropped connection.
+func TestPanicIsAnError(t *testing.T) {
+	t.Parallel()
+	em, err := emulator.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs testutil.SyncBuffer
+	svc := newService(t, inProcessACS(t, em), &tokenservice.Options{
+		Authenticate: func(*http.Request) (string, error) { panic("the session store is nil") },
+		Logger:       slog.New(slog.NewTextHandler(&logs, nil)),
+	})
+	wantError(t, "a panicking Authenticate", serve(svc, "GET", "/api/token", nil, ""), http.StatusInternalServerError, "InternalError")
+	if !strings.Contains(logs.String(), `level=ERROR msg=request method=GET path=/api/token status=500`) || !strings.Contains(logs.String(), "the session store is nil") {
+		t.Errorf("the log does not say what happened:\n%s", logs.String())
+	}
+}
