@@ -35,6 +35,7 @@ const (
 	envOIDCMinRefresh = "TRUSTED_SERVICE_OIDC_JWKS_MIN_REFRESH"
 
 	envCORSOrigins    = "TRUSTED_SERVICE_CORS_ORIGINS"
+	envAllowedHosts   = "TRUSTED_SERVICE_ALLOWED_HOSTS"
 	envAllowAnonymous = "TRUSTED_SERVICE_ALLOW_ANONYMOUS"
 	envRatePerMinute  = "TRUSTED_SERVICE_RATE_PER_MINUTE"
 	envRateBurst      = "TRUSTED_SERVICE_RATE_BURST"
@@ -208,6 +209,10 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 		}
 	} else if c.backend == backendEmulator {
 		o.CORSLoopbackOrigins = true
+	}
+
+	if s := env(envAllowedHosts); s != "" {
+		o.AllowedHosts = strings.Split(s, ",") // checked by tokenservice.New
 	}
 
 	c.ratePerMinute = tokenservice.DefaultRatePerMinute

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -8,12 +9,15 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/acsgo/acsidentity"
 	"github.com/acsgo/acsidentity/emulator"
+	"github.com/acsgo/acsidentity/internal/testutil"
 	"github.com/acsgo/acsidentity/tokenservice"
 )
 
@@ -309,5 +313,47 @@ func TestLoadConfig(t *testing.T) {
 				tc.check(t, c)
 			}
 		})
+	}
+}
+
+// TestAllowedHosts: TRUSTED_SERVICE_ALLOWED_HOSTS adds host names that the
+// embedded emulator's development service answers (a container reached by
+// its service name, say), and a value tokenservice refuses stops the start
+// as a configuration error.
+func TestAllowedHosts(t *testing.T) {
+	t.Parallel()
+	env := func(hosts string) func(string) string {
+		return func(k string) string { return map[string]string{envAllowedHosts: hosts}[k] }
+	}
+	err := run(context.Background(), []string{"-addr", "127.0.0.1:0"}, env("trusted-service:7071"), io.Discard)
+	if _, ok := errors.AsType[*configError](err); !ok || !strings.Contains(err.Error(), "AllowedHosts") {
+		t.Fatalf("run with a host and port in %s = %v, want a configuration error", envAllowedHosts, err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	logs := &testutil.SyncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, env("trusted-service, tokens.example"), logs) }()
+	t.Cleanup(func() { cancel(); <-done })
+	addr := regexp.MustCompile(`msg=listening addr=(127\.0\.0\.1:\d+)`)
+	var base string
+	for deadline := time.Now().Add(time.Minute); base == ""; time.Sleep(20 * time.Millisecond) {
+		if m := addr.FindStringSubmatch(logs.String()); m != nil {
+			base = "http://" + m[1]
+		} else if time.Now().After(deadline) {
+			t.Fatalf("the service did not listen:\n%s", logs.String())
+		}
+	}
+	for host, want := range map[string]int{"trusted-service:7071": 200, "tokens.example": 200, "localhost": 200, "rebind.attacker.example": 403} {
+		req, _ := http.NewRequest("GET", base+"/api/token", nil)
+		req.Host = host
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != want {
+			t.Errorf("Host %s: %d, want %d", host, res.StatusCode, want)
+		}
 	}
 }

@@ -89,7 +89,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	svc, err := tokenservice.New(acs, &opts)
 	if err != nil {
-		return err
+		return &configError{msg: err.Error()}
 	}
 	if cfg.ratePerMinute == 0 {
 		log.Warn("the per-caller rate limit is off (" + envRatePerMinute + "=0)")
