@@ -29,16 +29,8 @@ import (
 	"github.com/acsgo/acsidentity/tokenservice"
 )
 
-// Server limits. Write covers the ACS calls (tokenservice's 30 s) with room
-// to spare.
-const (
-	readHeaderTimeout = 10 * time.Second
-	readTimeout       = 30 * time.Second
-	writeTimeout      = 60 * time.Second
-	idleTimeout       = 120 * time.Second
-	maxHeaderBytes    = 64 << 10
-	shutdownTimeout   = 25 * time.Second
-)
+// shutdownTimeout is how long requests in flight get at SIGTERM.
+const shutdownTimeout = 25 * time.Second
 
 // invocationIDHeader is the header the Functions host adds to every request
 // it forwards to the handler.
@@ -102,16 +94,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		defer stopDebug()
 	}
 
-	srv := &http.Server{
-		Handler:           newHandler(svc),
-		ReadHeaderTimeout: readHeaderTimeout,
-		ReadTimeout:       readTimeout,
-		WriteTimeout:      writeTimeout,
-		IdleTimeout:       idleTimeout,
-		MaxHeaderBytes:    maxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
-	}
+	// The write timeout covers the ACS calls (tokenservice's 30 s) with room
+	// to spare.
+	srv := &http.Server{Handler: newHandler(svc), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
+		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) }}
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", cfg.addr, err)
@@ -178,7 +166,7 @@ func serveDebug(ctx context.Context, addr string, log *slog.Logger) (stop func()
 	if err != nil {
 		return nil, fmt.Errorf("listening on -debug-addr %s: %w", addr, err)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: readHeaderTimeout, BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) }}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) }}
 	go srv.Serve(ln)
 	log.Info("debug endpoint listening", "addr", ln.Addr().String(), "path", "/debug/pprof/")
 	return func() { srv.Close() }, nil
