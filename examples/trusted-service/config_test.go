@@ -333,7 +333,9 @@ func TestAllowedHosts(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &testutil.SyncBuffer{}
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, env("trusted-service, tokens.example"), logs) }()
+	go func() {
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, env("trusted-service, tokens.example"), logs)
+	}()
 	t.Cleanup(func() { cancel(); <-done })
 	addr := regexp.MustCompile(`msg=listening addr=(127\.0\.0\.1:\d+)`)
 	var base string
