@@ -1285,3 +1285,30 @@ func tokenResponse(token string) map[string]any {
 		"expiresOn": time.Now().Add(time.Hour).Format(time.RFC3339),
 	}
 }
+
+// BenchmarkCredentialGetToken measures GetToken on a valid token, the path
+// every Chat or Calling request takes, from many goroutines at once.
+func BenchmarkCredentialGetToken(b *testing.B) {
+	for _, proactive := range []bool{false, true} {
+		b.Run(fmt.Sprint("proactive=", proactive), func(b *testing.B) {
+			c, err := NewCommunicationTokenCredential(CommunicationTokenCredentialOptions{
+				Token:              makeToken(time.Now().Add(time.Hour)),
+				Refresher:          func(context.Context) (string, error) { return sampleToken, nil },
+				RefreshProactively: proactive,
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			ctx := context.Background()
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := c.GetToken(ctx); err != nil {
+						b.Error(err)
+					}
+				}
+			})
+		})
+	}
+}
