@@ -281,7 +281,10 @@ func (c *CommunicationTokenCredential) GetToken(ctx context.Context) (AccessToke
 			c.mu.Unlock()
 			return AccessToken{}, err
 		}
-		call, started := c.startLocked(ctx)
+		call, started := c.startLocked()
+		if started {
+			call.caller = ctx
+		}
 		c.waiting++
 		c.mu.Unlock()
 		if started {
@@ -348,13 +351,12 @@ func (c *CommunicationTokenCredential) String() string {
 func (c *CommunicationTokenCredential) GoString() string { return c.String() }
 
 // startLocked returns the running refresh, or a new one that the caller must
-// run (started is true). caller is the context of the GetToken call that
-// needs it, nil for a proactive refresh.
-func (c *CommunicationTokenCredential) startLocked(caller context.Context) (call *refreshCall, started bool) {
+// run (started is true) after setting its caller, if it is not proactive.
+func (c *CommunicationTokenCredential) startLocked() (call *refreshCall, started bool) {
 	if c.inflight != nil {
 		return c.inflight, false
 	}
-	c.inflight = &refreshCall{caller: caller, done: make(chan struct{})}
+	c.inflight = &refreshCall{done: make(chan struct{})}
 	c.wg.Add(1)
 	return c.inflight, true
 }
@@ -470,7 +472,7 @@ func (c *CommunicationTokenCredential) onTimer(gen uint64) {
 		return
 	}
 	c.timer, c.timerAt = nil, time.Time{}
-	call, started := c.startLocked(nil)
+	call, started := c.startLocked()
 	c.mu.Unlock()
 	if started {
 		c.run(call)
