@@ -625,6 +625,14 @@ func (r *blockingRefresher) refresh(ctx context.Context) (string, error) {
 	}
 }
 
+// startRefresh starts a refresh with a GetToken under a cancellable child
+// of parent and returns once the Refresher has been called.
+func startRefresh(parent context.Context, c *CommunicationTokenCredential, r *blockingRefresher) (context.CancelFunc, <-chan tokenResult, context.Context) {
+	ctx, cancel := context.WithCancel(parent)
+	res := getAsync(ctx, c)
+	return cancel, res, <-r.entered
+}
+
 // Java shouldCallRefresherOnlyOnceWhileRefreshingIsInProgress and
 // withoutInitialTokenShouldCallFresherOnlyOnceWhileRefreshingIsInProgress;
 // .NET GetTokenSeries_CallsRefreshTokenOnlyOnce: many goroutines, one
@@ -696,9 +704,8 @@ func TestWaiterStartsFreshRefreshWhenStarterCancelled(t *testing.T) {
 		r := newBlockingRefresher(true)
 		c := newTestCredential(t, CommunicationTokenCredentialOptions{Refresher: r.refresh})
 
-		ctxA, cancelA := context.WithCancel(context.WithValue(context.Background(), key{}, "A"))
-		resA := getAsync(ctxA, c)
-		if v := (<-r.entered).Value(key{}); v != "A" {
+		cancelA, resA, first := startRefresh(context.WithValue(context.Background(), key{}, "A"), c, r)
+		if v := first.Value(key{}); v != "A" {
 			t.Fatalf("first refresh runs under %v, want A's context", v)
 		}
 		resB := getAsync(context.WithValue(context.Background(), key{}, "B"), c)
@@ -737,9 +744,7 @@ func TestRefreshThatOutlivesStarterServesWaiters(t *testing.T) {
 		r := newBlockingRefresher(false)
 		c := newTestCredential(t, CommunicationTokenCredentialOptions{Refresher: r.refresh})
 
-		ctxA, cancelA := context.WithCancel(context.Background())
-		resA := getAsync(ctxA, c)
-		<-r.entered
+		cancelA, resA, _ := startRefresh(context.Background(), c, r)
 		ctxB, cancelB := context.WithTimeout(context.Background(), time.Minute)
 		defer cancelB()
 		resB := getAsync(ctxB, c)
@@ -777,9 +782,7 @@ func TestWaiterGetsErrorOfItsOwnRefresh(t *testing.T) {
 	inBubble(t, func(t *testing.T) {
 		r := newBlockingRefresher(true)
 		c := newTestCredential(t, CommunicationTokenCredentialOptions{Refresher: r.refresh})
-		ctxA, cancelA := context.WithCancel(context.Background())
-		resA := getAsync(ctxA, c)
-		<-r.entered
+		cancelA, resA, _ := startRefresh(context.Background(), c, r)
 		resB := getAsync(context.Background(), c)
 		synctest.Wait()
 		cancelA()
