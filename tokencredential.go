@@ -83,8 +83,8 @@ type CommunicationTokenCredentialOptions struct {
 	Refresher func(ctx context.Context) (string, error)
 
 	// RefreshProactively renews the token before it expires, so that
-	// GetToken seldom waits and never hands out a token about to expire.
-	// It needs a Refresher.
+	// GetToken seldom waits and does not hand out a token within 2 minutes
+	// of expiry. It needs a Refresher.
 	//
 	// In the background it follows the JS credential: a timer fires 10
 	// minutes before expiry; while the Refresher fails or keeps returning
@@ -114,16 +114,19 @@ type CommunicationTokenCredentialOptions struct {
 	// expiry cannot be read, such as an encrypted access token (a JWE of
 	// five dot-separated parts); 0 means 10 minutes. It must not be
 	// negative. This follows the JS credential's
-	// undecodableTokenExpiryIntervalInSeconds, with the same default, in the
-	// version whose tests accept five-part tokens only: any other string
-	// that is not a JWT with an exp claim is still rejected with
-	// ErrInvalidToken.
+	// undecodableTokenExpiryIntervalInSeconds, with the same default, JS
+	// being the only one of the four whose tests cover such tokens; as in
+	// the JS version whose tests accept five-part tokens only, any other
+	// string that is not a JWT with an exp claim is still rejected with
+	// ErrInvalidToken, so that a mistake such as a truncated token fails
+	// early.
 	//
 	// Such a token's ExpiresOn is the time it was received plus this
-	// lifetime. Its refresh window is half this lifetime, at most 10
-	// minutes, which is when the JS timer first renews it: 5 minutes after
-	// it was received by default, so that neither the timer nor GetToken
-	// renews it on every call.
+	// lifetime. Its refresh window, how long before ExpiresOn it counts as
+	// expiring soon, is half this lifetime, at most 10 minutes: that puts
+	// its renewal where the JS timer puts it, 5 minutes after it was
+	// received by default, and keeps GetToken (with RefreshProactively)
+	// from renewing a token just received on every call.
 	UndecodableTokenExpiresIn time.Duration
 }
 
