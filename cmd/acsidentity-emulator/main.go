@@ -77,6 +77,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		maxBody     = fs.Int64("max-body", 1<<20, "largest request body in `bytes` (413 above it); the bodies being received at once share a budget of 4x this or 8 MiB, whichever is more (503 above it)")
 		bodyTimeout = fs.Duration("body-timeout", 10*time.Second, "how long a request body may take to arrive, however slowly it trickles in (408 and the connection closed after it)")
 		pageSize    = fs.Int("page-size", 100, "page size of the Entra assignment list")
+		opaque      = fs.Bool("opaque-tokens", false, "issue encrypted access tokens that clients cannot decode (five-part JWEs of the usual JWTs) instead of JWTs, to test clients that must assume a token's lifetime; a stand-in, not the real service's encrypted form")
 		verbose     = fs.Bool("v", false, "log every request (method, path, status, duration) to standard error; keys and tokens are never logged")
 		faults      faultList
 	)
@@ -105,6 +106,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		BodyTimeout:  *bodyTimeout,
 		PageSize:     *pageSize,
 		TLS:          *useTLS,
+		OpaqueTokens: *opaque,
 	}
 	if *verbose {
 		opts.Logger = slog.New(slog.NewTextHandler(stderr, nil))
