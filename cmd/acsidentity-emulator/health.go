@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/acsgo/acsidentity/emulator"
@@ -32,7 +33,7 @@ const healthCommand = "health"
 func health(ctx context.Context, args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("acsidentity-emulator health", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	addr := fs.String("addr", emulator.DefaultAddr, "`host:port` of the emulator to probe")
+	addr := fs.String("addr", probeAddr(os.Getenv, emulator.DefaultAddr), "`host:port` of the emulator to probe; when "+envName("addr")+" is set, its port on loopback is the default")
 	timeout := fs.Duration("timeout", 3*time.Second, "give up after this long")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: acsidentity-emulator health [flags]\n\nExits 0 if the emulator at -addr answers GET %s (over HTTPS or HTTP, whichever it\nserves), 1 if it does not. For container health checks: the image has no shell or curl.\n\nFlags:\n", emulator.HealthPath)
