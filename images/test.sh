@@ -11,12 +11,14 @@
 #     volume, and an identity and a token are made.
 #  3. A second emulator on the same directory is refused (the data file's
 #     lock holds across containers); the first stops cleanly on SIGTERM.
-#  4. A new emulator container on the same directory: the identity is
-#     there and the earlier token still valid.
+#  4. A new emulator container on the same directory, configured by
+#     environment variables only, as a GitHub Actions service container
+#     is, its certificate taken out with podman cp: the identity is there
+#     and the earlier token still valid.
 #  5. The trusted service in the emulator's network namespace, pointed at
-#     it over https (the certificate from the volume in SSL_CERT_FILE):
-#     GET / answers, and curl gets a token that the emulator reports valid.
-#     Without caller authentication against a resource it refuses to start.
+#     it over https (that certificate in SSL_CERT_FILE): GET / answers,
+#     and curl gets a token that the emulator reports valid. Without
+#     caller authentication against a resource it refuses to start.
 #
 # Everything it starts is named acsidentity-test-<pid>-<random> and is
 # stopped and removed on exit, whatever happens, with the images it built.
@@ -147,17 +149,24 @@ fi
 grep -q "in use by another emulator" <<<"$out" || fail "the second emulator failed for another reason: $out"
 echo "refused: $(grep -m1 'in use' <<<"$out")"
 
-step "stop (SIGTERM), then a new container on the same volume"
+step "stop (SIGTERM), then a new container on the same volume, configured by environment"
 podman stop --time 20 "$emu1" >/dev/null 2>&1
 code="$(podman inspect --format '{{.State.ExitCode}}' "$emu1")"
 [[ "$code" == 0 ]] || { podman logs "$emu1" >&2; fail "the emulator exited $code on SIGTERM"; }
 emu2="$id-emulator-2"
 # It also publishes the trusted service's port: the service joins its
 # network namespace below.
-start "$emu2" -p 127.0.0.1::10780 -p 127.0.0.1::8080 -v "$data:/data" "$emulator_image" "${emulator_args[@]}"
+start "$emu2" -p 127.0.0.1::10780 -p 127.0.0.1::8080 -v "$data:/data" \
+  -e ACSIDENTITY_EMULATOR_TLS=true -e ACSIDENTITY_EMULATOR_DATA=/data/emulator.json \
+  -e ACSIDENTITY_EMULATOR_ALLOW_BEARER=true "$emulator_image"
 healthy "$emu2"
 port="$(published "$emu2" 10780)"
 conn="$(connection "$emu2" "$port")"
+[[ "$conn" == "endpoint=https://"* ]] || fail "ACSIDENTITY_EMULATOR_TLS=true did not turn on TLS: ${conn%%;*}"
+# The certificate where -cert-out puts it by default, as the README's
+# GitHub Actions recipe takes it (docker cp).
+podman cp "$emu2:/tmp/acsidentity-emulator.crt" "$work/emulator.crt"
+export NODE_EXTRA_CA_CERTS="$work/emulator.crt"
 (cd "$root/interop/js" && ACS_CONNECTION_STRING="$conn" node persist.mjs check "$user" "$token")
 
 step "the trusted service refuses a resource without caller authentication"
@@ -175,9 +184,9 @@ echo "refused to start (exit $code): $(tail -n1 <<<"$out" | cut -c1-160)"
 
 step "trusted service container pointed at the emulator container"
 svc="$id-service"
-start "$svc" --network "container:$emu2" -v "$data:/data:ro" \
+start "$svc" --network "container:$emu2" -v "$work/emulator.crt:/etc/acs-emulator.crt:ro" \
   -e COMMUNICATION_SERVICES_CONNECTION_STRING="endpoint=https://127.0.0.1:10780/;accesskey=$key" \
-  -e SSL_CERT_FILE=/data/emulator.crt \
+  -e SSL_CERT_FILE=/etc/acs-emulator.crt \
   -e TRUSTED_SERVICE_ALLOW_ANONYMOUS=true \
   "$service_image"
 svc_port="$(published "$emu2" 8080)"
@@ -190,7 +199,7 @@ answer="$(curl -fsS "http://127.0.0.1:$svc_port/api/token?scopes=chat,voip")" ||
 svc_user="$(sed -n 's/.*"communicationUserId":"\([^"]*\)".*/\1/p' <<<"$answer")"
 svc_token="$(sed -n 's/.*"token":"\([^"]*\)".*/\1/p' <<<"$answer")"
 [[ "$svc_user" == 8:acs:* && -n "$svc_token" ]] || fail "unexpected answer from /api/token: $answer"
-status="$(curl -fsS --cacert "$data/emulator.crt" -H 'content-type: application/json' \
+status="$(curl -fsS --cacert "$work/emulator.crt" -H 'content-type: application/json' \
   -d "{\"token\":\"$svc_token\"}" "https://127.0.0.1:$port/.emulator/introspect")"
 [[ "$status" == *'"status":"valid"'* ]] || fail "the emulator container does not know the service's token: $status"
 echo "token for $svc_user from the service container; the emulator container reports it valid"
