@@ -174,3 +174,46 @@ func installBlocks(t *testing.T) [][]string {
 	}
 	return blocks
 }
+
+// TestREADMEListsEveryFuzzTarget keeps the README's fuzzing paragraph
+// complete: every Fuzz function in the repository is named there.
+func TestREADMEListsEveryFuzzTarget(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var targets []string
+	err = filepath.WalkDir(".", func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == "node_modules" || d.Name() == "testdata" || strings.HasPrefix(d.Name(), ".")) && path != "." {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for line := range strings.Lines(string(src)) {
+			if name, ok := strings.CutPrefix(line, "func Fuzz"); ok {
+				name, _, _ = strings.Cut(name, "(")
+				targets = append(targets, "Fuzz"+name)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(targets) < 6 {
+		t.Fatalf("found only %v; is the walk looking in the right place?", targets)
+	}
+	for _, name := range targets {
+		if !bytes.Contains(readme, []byte("`"+name+"`")) {
+			t.Errorf("README.md does not name the fuzz target %s", name)
+		}
+	}
+}
