@@ -39,24 +39,26 @@ stats() {
   local name="$1"; shift
   sort -n <<<"$(printf '%s\n' "$@")" | awk -v name="$name" '{a[NR]=$1} END {
     m = (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2
-    printf "%-44s median %4d ms   min %4d ms   max %4d ms   (%d runs)\n", name, m, a[1], a[NR], NR }'
+    printf "%-50s median %4d ms   min %4d ms   max %4d ms   (%d runs)\n", name, m, a[1], a[NR], NR }'
 }
 
 # container IMAGE PORT PATH [ARGS...]: podman run to the first answer.
 container() {
-  local image="$1" port="$2" path="$3" times=() i t0 host
+  local image="$1" port="$2" path="$3" times=() returned=() i t0 host
   shift 3
   for ((i = 0; i < runs; i++)); do
     current="$id-$i"
     t0=$(now_ms)
     "${podman_run[@]}" -d --name "$current" -p "127.0.0.1::$port" "$image" "$@" >/dev/null 2>&1
+    returned+=($(($(now_ms) - t0)))
     host="$(podman port "$current" "$port" | head -n1)"
     wait_answer "http://$host$path"
     times+=($(($(now_ms) - t0)))
     podman rm --force --time 0 "$current" >/dev/null 2>&1
     current=""
   done
-  stats "$(basename "${image%%:*}") in a container" "${times[@]}"
+  stats "$(basename "${image%%:*}"): podman run -d returned" "${returned[@]}"
+  stats "$(basename "${image%%:*}"): first answer" "${times[@]}"
 }
 
 # binary NAME PORT PATH COMMAND...: the same binary started directly.
@@ -77,7 +79,7 @@ binary() {
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
 for name in emulator trusted-service; do
   image="localhost/acsidentity-$name:$id"
-  printf '%-44s %s bytes (%s)\n' "acsidentity-$name image" \
+  printf '%-50s %s bytes (%s)\n' "acsidentity-$name image" \
     "$(podman image inspect --format '{{.Size}}' "$image")" "$(podman images --format '{{.Size}}' "$image")"
 done
 container "localhost/acsidentity-emulator:$id" 10780 /.emulator/health
