@@ -59,6 +59,10 @@ build() { # build NAME PACKAGE
   CGO_ENABLED=0 GOOS=linux GOARCH="$arch" \
     go build -trimpath -ldflags="-s -w -buildid=" -o "$dir/$(basename "$pkg")" "./$pkg"
   cp LICENSE "$dir/LICENSE"
+  # Modes are set here rather than with COPY --chmod, which docker's
+  # classic builder lacks: the files keep them in the image.
+  chmod 0555 "$dir/$(basename "$pkg")"
+  chmod 0444 "$dir/LICENSE"
   local args=(build --file "images/$name.Containerfile" --tag "$image"
     --build-arg "VERSION=$VERSION" --build-arg "REVISION=$commit" --build-arg "CREATED=$created")
   if [[ "$ENGINE" == podman ]]; then
