@@ -38,6 +38,9 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if len(os.Args) > 1 && os.Args[1] == healthCommand {
+		os.Exit(health(ctx, os.Args[2:], os.Stderr))
+	}
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -83,7 +86,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	)
 	fs.Var(&faults, "fault", "inject a fault (repeatable); `spec` is STATUS|drop[:COUNT[:OPERATION]][:after-commit][:retry-after=SECONDS], e.g. 503:3:create, 503:1:create:after-commit, drop:1, 429:2:issueToken:retry-after=5; operations: "+strings.Join(emulator.Operations(), ", "))
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: acsidentity-emulator [flags]\n\nServes an emulator of the Azure Communication Services Identity REST API and prints its\nconnection string (endpoint=...;accesskey=...) on standard output. SIGINT/SIGTERM stop it.\n\nFlags:\n")
+		fmt.Fprintf(stderr, "Usage: acsidentity-emulator [flags]\n\nServes an emulator of the Azure Communication Services Identity REST API and prints its\nconnection string (endpoint=...;accesskey=...) on standard output. SIGINT/SIGTERM stop it.\n\nEvery flag can be set by an environment variable instead: -tls by ACSIDENTITY_EMULATOR_TLS=true,\n-cert-out by ACSIDENTITY_EMULATOR_CERT_OUT=FILE, and so on; the command line wins.\n`acsidentity-emulator health -h` tells how to probe a running emulator (for container health checks).\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -94,6 +97,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "acsidentity-emulator: unexpected arguments: %s\n", strings.Join(fs.Args(), " "))
+		return 2
+	}
+	if err := flagsFromEnv(fs, os.Environ()); err != nil {
+		fmt.Fprintf(stderr, "acsidentity-emulator: %v\n", err)
 		return 2
 	}
 	opts := &emulator.Options{
