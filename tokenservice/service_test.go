@@ -430,3 +430,23 @@ func TestPanicIsAnError(t *testing.T) {
 		t.Errorf("the log does not say what happened:\n%s", logs.String())
 	}
 }
+
+// TestOpaqueTokens: the service never reads the ACS token, so one that is
+// not a JWT (the emulator's stand-in for ACS's encrypted tokens) is handed
+// out like any other, with the expiry ACS gave.
+func TestOpaqueTokens(t *testing.T) {
+	t.Parallel()
+	em, err := emulator.New(&emulator.Options{OpaqueTokens: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := newService(t, inProcessACS(t, em), nil)
+	tb := wantToken(t, "an opaque token", serve(svc, "GET", "/api/token?scopes=chat", map[string]string{tokenservice.DevCallerHeader: "gina"}, ""))
+	if strings.Count(tb.Token, ".") == 2 {
+		t.Fatalf("the emulator issued a JWT, not an opaque token: %.40s…", tb.Token)
+	}
+	exp, err := time.Parse(time.RFC3339Nano, tb.ExpiresOn)
+	if st := em.Introspect(tb.Token); err != nil || st.Status != emulator.StatusValid || st.User != tb.User.CommunicationUserID || !st.ExpiresOn.Equal(exp.Truncate(time.Second)) {
+		t.Fatalf("the emulator says %+v of the token expiring %s (%v)", st, tb.ExpiresOn, err)
+	}
+}
