@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/acsgo/acsidentity/emulator"
 	"github.com/acsgo/acsidentity/tokenservice"
 )
 
@@ -15,10 +14,7 @@ import (
 // one request.
 func corsFixture(t *testing.T, options tokenservice.Options) http.Handler {
 	t.Helper()
-	em, err := emulator.New(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	em := newEmulator(t)
 	options.RateLimiter = tokenservice.NewMemoryRateLimiter(1, 1)
 	return newService(t, inProcessACS(t, em), &options)
 }
@@ -183,10 +179,7 @@ func TestParseOrigin(t *testing.T) {
 // not take says which field and which ones it takes.
 func TestUnknownFieldIsNamed(t *testing.T) {
 	t.Parallel()
-	em, err := emulator.New(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	em := newEmulator(t)
 	h := newService(t, inProcessACS(t, em), &tokenservice.Options{AllowAnonymous: true})
 	for _, tc := range []struct{ path, body, want string }{
 		{"/api/token", `{"scope":["chat"]}`, `unknown field "scope"; the accepted fields are "scopes", "expiresInMinutes".`},

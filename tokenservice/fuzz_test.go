@@ -72,10 +72,7 @@ type handlerFixture struct {
 
 func newHandlerFixture(t *testing.T) *handlerFixture {
 	t.Helper()
-	em, err := emulator.New(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	em := newEmulator(t)
 	jwks, _ := json.Marshal(map[string]any{"keys": []map[string]string{{
 		"kty": "OKP", "crv": "Ed25519", "kid": handlerFuzzKid, "use": "sig",
 		"x": base64.RawURLEncoding.EncodeToString(handlerFuzzKey.Public().(ed25519.PublicKey)),

@@ -52,6 +52,16 @@ func testClientOptions(transport policy.Transporter) *acsidentity.ClientOptions 
 	return o
 }
 
+// newEmulator returns an emulator to reach in process (inProcessACS).
+func newEmulator(t testing.TB) *emulator.Emulator {
+	t.Helper()
+	em, err := emulator.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return em
+}
+
 // inProcessACS returns a client of em that reaches it without a network,
 // at a loopback endpoint.
 func inProcessACS(t testing.TB, em *emulator.Emulator) *acsidentity.Client {

@@ -119,10 +119,7 @@ func TestMountedOnServeMux(t *testing.T) {
 // ID key changes it.
 func TestSameCallerAcrossInstances(t *testing.T) {
 	t.Parallel()
-	em, err := emulator.New(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	em := newEmulator(t)
 	acs := inProcessACS(t, em)
 	auth := func(r *http.Request) (string, error) { return r.Header.Get("X-User"), nil }
 	key1, key2 := []byte("0123456789abcdef"), []byte("fedcba9876543210")
@@ -150,10 +147,7 @@ func TestSameCallerAcrossInstances(t *testing.T) {
 // says otherwise.
 func TestHostCheck(t *testing.T) {
 	t.Parallel()
-	em, err := emulator.New(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	em := newEmulator(t)
 	acs := inProcessACS(t, em)
 	host := func(svc *tokenservice.Service, host string) *http.Response {
 		r := httptest.NewRequest("GET", "/api/token", nil)
@@ -185,10 +179,7 @@ func TestHostCheck(t *testing.T) {
 
 func TestNewRefuses(t *testing.T) {
 	t.Parallel()
-	em, err := emulator.New(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	em := newEmulator(t)
 	local := inProcessACS(t, em)
 	real, err := acsidentity.NewClientFromConnectionString("endpoint=https://contoso.communication.azure.com/;accesskey="+emulator.DevelopmentKey, tokenservice.NewClientOptions())
 	if err != nil {
@@ -245,10 +236,7 @@ func TestNewRefuses(t *testing.T) {
 // TestOptions: scopes, lifetimes and the path prefix as configured.
 func TestOptions(t *testing.T) {
 	t.Parallel()
-	em, err := emulator.New(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	em := newEmulator(t)
 	svc := newService(t, inProcessACS(t, em), &tokenservice.Options{
 		PathPrefix: "/v2/acs/", AllowAnonymous: true,
 		AllowedScopes: []acsidentity.TokenScope{acsidentity.TokenScopeChat, acsidentity.TokenScopeChatJoin},
@@ -281,10 +269,7 @@ func TestOptions(t *testing.T) {
 // without tokens, and what the caller sent is shortened.
 func TestOneLogLinePerRequest(t *testing.T) {
 	t.Parallel()
-	em, err := emulator.New(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	em := newEmulator(t)
 	var logs testutil.SyncBuffer
 	svc := newService(t, inProcessACS(t, em), &tokenservice.Options{
 		AllowAnonymous: true, DevelopmentCallers: true,
@@ -337,10 +322,7 @@ func TestOneLogLinePerRequest(t *testing.T) {
 // TestAuthErrors: what an Authenticate function's errors become.
 func TestAuthErrors(t *testing.T) {
 	t.Parallel()
-	em, err := emulator.New(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	em := newEmulator(t)
 	var authErr error
 	svc := newService(t, inProcessACS(t, em), &tokenservice.Options{Authenticate: func(*http.Request) (string, error) { return "", authErr }})
 	for _, c := range []struct {
@@ -371,10 +353,7 @@ func TestAuthErrors(t *testing.T) {
 // (503), rather than letting every request through.
 func TestRateLimitStoreDown(t *testing.T) {
 	t.Parallel()
-	em, err := emulator.New(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	em := newEmulator(t)
 	svc := newService(t, inProcessACS(t, em), &tokenservice.Options{AllowAnonymous: true, RateLimiter: brokenLimiter{}})
 	res := serve(svc, "GET", "/api/token", nil, "")
 	if res.Header.Get("Retry-After") == "" {
@@ -397,10 +376,7 @@ func (brokenLimiter) Allow(context.Context, string) (bool, time.Duration, error)
 // allowance: the allowance is the client address's.
 func TestDevCallerCannotEscapeTheRateLimit(t *testing.T) {
 	t.Parallel()
-	em, err := emulator.New(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	em := newEmulator(t)
 	h := newService(t, inProcessACS(t, em), &tokenservice.Options{AllowAnonymous: true, DevelopmentCallers: true, RateLimiter: tokenservice.NewMemoryRateLimiter(1, 1)})
 	if res := serve(h, "GET", "/api/token", map[string]string{tokenservice.DevCallerHeader: "alice"}, ""); res.StatusCode != 200 {
 		t.Fatalf("first request: %d", res.StatusCode)
@@ -416,10 +392,7 @@ func TestDevCallerCannotEscapeTheRateLimit(t *testing.T) {
 // service's error body and a log line, not a dropped connection.
 func TestPanicIsAnError(t *testing.T) {
 	t.Parallel()
-	em, err := emulator.New(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	em := newEmulator(t)
 	var logs testutil.SyncBuffer
 	svc := newService(t, inProcessACS(t, em), &tokenservice.Options{
 		Authenticate: func(*http.Request) (string, error) { panic("the session store is nil") },
