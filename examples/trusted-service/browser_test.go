@@ -8,7 +8,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -212,27 +211,47 @@ func TestBrowserPage(t *testing.T) {
 		}
 	})
 
-	t.Run("a token that is not a JWT: the answer's user and expiresOn", func(t *testing.T) {
+	t.Run("an encrypted token: the answer's user and expiresOn", func(t *testing.T) {
 		// ACS may hand out tokens that are not JWTs; the page must not
-		// read them. A stand-in service answers with one.
-		expires := time.Now().Add(24 * time.Hour).UTC()
-		stub := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Access-Control-Allow-Origin", r.Header.Get("Origin"))
-			w.Header().Set("Content-Type", "application/json")
-			fmt.Fprintf(w, `{"user":{"communicationUserId":"8:acs:stub_1"},"token":"opaque.%d","expiresOn":%q}`, time.Now().UnixNano(), expires.Format(time.RFC3339Nano))
-		}))
-		t.Cleanup(stub.Close)
+		// read them. The emulator's opaque tokens (five-part JWEs) stand
+		// in for them, behind the service itself.
+		em, err := emulator.Start(&emulator.Options{OpaqueTokens: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { em.Close() })
+		h := startAsFunctionsHost(t, map[string]string{
+			envConnectionString: em.ConnectionString(),
+			envAllowAnonymous:   "true",
+			envCORSOrigins:      page,
+			envLogFormat:        "text",
+		})
 		tab, cancel := chromedp.NewContext(browser)
 		defer cancel()
-		if err := chromedp.Do(tab, chromedp.Navigate(pageURL(page, stub.URL, url.Values{"autostart": {"1"}}))); err != nil {
+		if err := chromedp.Do(tab, chromedp.Navigate(pageURL(page, h.base, url.Values{"autostart": {"1"}}))); err != nil {
 			t.Fatal(err)
 		}
 		s := waitPage(t, tab, "two fetches", fetched(2))
-		if s.err != "" || s.status != "ok" || s.identity != "8:acs:stub_1" || !strings.Contains(s.scopes, "not a JWT") {
+		if s.err != "" || s.status != "ok" || !strings.HasPrefix(s.identity, "8:acs:") || !strings.Contains(s.scopes, "not a JWT") {
 			t.Fatalf("the page shows %+v", s)
 		}
-		if !strings.HasPrefix(s.expires, expires.Truncate(time.Millisecond).Format("2006-01-02T15:04:05.000Z")) {
-			t.Errorf("the page shows expiry %q, want the answer's expiresOn %s", s.expires, expires.Format(time.RFC3339Nano))
+		// The page shows the answer's expiresOn, and the time it read from
+		// it: "<ISO time, ms> (expiresOn <the answer's>)".
+		m := regexp.MustCompile(`^(\S+) \(expiresOn (\S+)\)$`).FindStringSubmatch(s.expires)
+		if m == nil {
+			t.Fatalf("the page shows expiry %q, want it with the answer's expiresOn", s.expires)
+		}
+		exp, err1 := time.Parse(time.RFC3339, m[1])
+		on, err2 := time.Parse(time.RFC3339Nano, m[2])
+		if err1 != nil || err2 != nil || !exp.Equal(on.Truncate(time.Millisecond)) ||
+			exp.Before(time.Now().Add(23*time.Hour)) || exp.After(time.Now().Add(25*time.Hour)) {
+			t.Errorf("the page shows expiry %q, want the answer's expiresOn, about 24 h from now", s.expires)
+		}
+		// The service answered with an encrypted token indeed.
+		r := h.send(hostRequest{method: "GET", path: "/api/token"})
+		tok := wantToken(t, "direct", r, true)
+		if strings.Count(tok.Token, ".") != 4 {
+			t.Errorf("the service's token has %d parts, want the emulator's five-part encrypted token", strings.Count(tok.Token, ".")+1)
 		}
 	})
 
