@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"context"
 	"crypto"
 	"encoding/base64"
 	"errors"
@@ -73,9 +74,10 @@ type Options struct {
 	BodyTimeout time.Duration
 	// Logger receives one Info record per request (method, path, status,
 	// duration and MS-CV) and, from a server made by Start or Listen, the
-	// HTTP server's connection errors (a failed TLS handshake, say) at Warn.
-	// Nil means silent. Keys, tokens and the Authorization header are never
-	// logged.
+	// HTTP server's connection errors (a failed TLS handshake, say), also
+	// at Info. What needs the operator (a data file migrated, or no longer
+	// saved; the connection cap reached) comes at Warn or Error. Nil means
+	// silent. Keys, tokens and the Authorization header are never logged.
 	Logger *slog.Logger
 	// Now is the emulator's clock. Nil means time.Now.
 	Now func() time.Time
@@ -84,6 +86,31 @@ type Options struct {
 	// TLS makes Start and Listen serve HTTPS with a fresh self-signed
 	// certificate instead of HTTP. New, which serves nothing, ignores it.
 	TLS bool
+	// MaxConns caps the connections a server made by Start or Listen keeps
+	// open; at the cap a new connection closes the one idle longest (or
+	// slowest to send its request). 0 means half of what the process's
+	// open-file limit leaves after 64 descriptors, at most 1024 (480 under
+	// a limit of 1024). New ignores it.
+	MaxConns int
+	// AllowedHosts are the names, besides loopback ones (localhost,
+	// *.localhost, 127.0.0.0/8 and ::1), that a server made by Start or
+	// Listen on a loopback address accepts in the Host header; any other
+	// is answered 403, so that a web page cannot reach the emulator
+	// through DNS rebinding. "*" accepts any name. A server listening on
+	// any other address (0.0.0.0, say) accepts any name. New ignores it.
+	AllowedHosts []string
+	// MigrateLegacyDataFile lets New load a DataFile of format 1, which
+	// has no checksum, and save it with one; it logs the migration at Warn.
+	// Without it such a file is refused, since nothing could tell an edit
+	// to it from the state the emulator saved.
+	MigrateLegacyDataFile bool
+	// JournalLimit is how many bytes of changes the DataFile may collect
+	// after its last full copy of the state before a new copy is written
+	// in the background and the changes dropped (compaction). 0 means the
+	// size of that copy or 1 MiB, whichever is more, so that the cost of a
+	// save does not grow with the state and the file stays under about
+	// twice its size.
+	JournalLimit int64
 }
 
 // Emulator is an in-process ACS Identity service. It implements
@@ -95,7 +122,8 @@ type Emulator struct {
 	allowBearer  bool
 	maxBody      int64
 	bodyTimeout  time.Duration
-	bodies       bodyBudget
+	bodies       bodyBudget // the ACS routes'
+	extBodies    bodyBudget // the extension routes', which need no credentials
 	pageSize     int
 	logger       *slog.Logger
 	now          func() time.Time
@@ -107,6 +135,8 @@ type Emulator struct {
 	persist      *persister
 	closed       atomic.Bool
 	supportedHdr []string
+	hosts        *hostFilter // nil: any Host; set by Listen
+	logRequests  bool
 }
 
 var guidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
@@ -158,7 +188,9 @@ func New(opts *Options) (*Emulator, error) {
 		supportedHdr: []string{strings.Join(wire.Versions, ", ")},
 	}
 	e.idPrefix = "8:acs:" + e.resourceID + "_"
-	e.bodies.limit = max(minBodyBudget, 4*e.maxBody)
+	e.logRequests = o.Logger != nil && o.Logger.Enabled(context.Background(), slog.LevelInfo)
+	e.bodies.max, e.bodies.limit = e.maxBody, max(minBodyBudget, 4*e.maxBody)
+	e.extBodies.max, e.extBodies.limit = maxExtensionBody, extensionBodyBudget
 	if o.Throttle {
 		e.throttle = newThrottler()
 	}
@@ -195,7 +227,7 @@ func (e *Emulator) Close() error {
 // ServeHTTP answers one request.
 func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	cv := newCorrelationVector()
-	if e.logger != nil {
+	if e.logRequests {
 		start := time.Now()
 		lw := &logWriter{ResponseWriter: w, status: http.StatusOK}
 		defer func() {
@@ -213,6 +245,10 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h["X-Ms-Client-Request-Id"] = id[:1]
 	}
 	deadline := e.armBodyDeadline(w, r)
+	if e.hosts != nil && !e.hosts.allows(r.Host) {
+		(&call{e: e, w: w, r: r, deadline: deadline}).refuseHost()
+		return
+	}
 	path := r.URL.EscapedPath()
 	if e.serveExtension(w, r, path, deadline) {
 		return

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"net/http"
 	"os/exec"
@@ -15,12 +16,18 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 
 	"github.com/acsgo/acsidentity"
+	"github.com/acsgo/acsidentity/internal/testutil"
 )
 
+var prebuilt = flag.String("bin", "", "test this acsidentity-emulator `binary` instead of building the package (to show that a test fails on an older build)")
+
 // buildCommand builds the command into a temporary directory and returns
-// the binary's path.
+// the binary's path, or returns the -bin binary.
 func buildCommand(t *testing.T) string {
 	t.Helper()
+	if *prebuilt != "" {
+		return *prebuilt
+	}
 	bin := filepath.Join(t.TempDir(), "acsidentity-emulator")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
@@ -32,7 +39,17 @@ func buildCommand(t *testing.T) string {
 // printed. The process is killed when the test ends.
 func startCommand(t *testing.T, bin string, args ...string) (*exec.Cmd, string) {
 	t.Helper()
+	cmd, conn, _ := startCommandLogged(t, bin, args...)
+	return cmd, conn
+}
+
+// startCommandLogged is startCommand that also returns what the command
+// writes to standard error.
+func startCommandLogged(t *testing.T, bin string, args ...string) (*exec.Cmd, string, *testutil.SyncBuffer) {
+	t.Helper()
 	cmd := exec.Command(bin, args...)
+	stderr := &testutil.SyncBuffer{}
+	cmd.Stderr = stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -43,9 +60,9 @@ func startCommand(t *testing.T, bin string, args ...string) (*exec.Cmd, string) 
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	if err != nil {
-		t.Fatalf("reading the connection string: %v", err)
+		t.Fatalf("reading the connection string: %v (stderr: %s)", err, stderr)
 	}
-	return cmd, strings.TrimSpace(line)
+	return cmd, strings.TrimSpace(line), stderr
 }
 
 // TestKilledKeepsAcknowledged: every change the command acknowledged is on

@@ -61,6 +61,19 @@ func (f *faultList) Set(v string) error {
 	return nil
 }
 
+// hostList is the repeatable -allow-host flag.
+type hostList []string
+
+func (h *hostList) String() string { return strings.Join(*h, ",") }
+
+func (h *hostList) Set(v string) error {
+	if v == "" {
+		return errors.New("empty host name")
+	}
+	*h = append(*h, v)
+	return nil
+}
+
 // run is the whole command; it returns the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("acsidentity-emulator", flag.ContinueOnError)
@@ -79,7 +92,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		pageSize    = fs.Int("page-size", 100, "page size of the Entra assignment list")
 		verbose     = fs.Bool("v", false, "log every request (method, path, status, duration) to standard error; keys and tokens are never logged")
 		faults      faultList
+		allowHosts  hostList
+		maxConns    = fs.Int("max-conns", 0, "most `connections` kept open; at the cap a new one closes the one idle longest (default: half the open-file limit less 64, at most 1024)")
+		migrate     = fs.Bool("migrate-data", false, "load a -data file of format 1 (no checksum), which is otherwise refused, and save it with a checksum")
+		journal     = fs.Int64("journal-limit", 0, "`bytes` of changes the -data file collects after its last full copy of the state before it is compacted (default: the size of that copy or 1 MiB, whichever is more)")
 	)
+	fs.Var(&allowHosts, "allow-host", "accept this `name` in the Host header besides loopback names (repeatable; * for any); only checked when listening on loopback, to stop DNS rebinding")
 	fs.Var(&faults, "fault", "inject a fault (repeatable); `spec` is STATUS|drop[:COUNT[:OPERATION]][:after-commit][:retry-after=SECONDS], e.g. 503:3:create, 503:1:create:after-commit, drop:1, 429:2:issueToken:retry-after=5; operations: "+strings.Join(emulator.Operations(), ", "))
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: acsidentity-emulator [flags]\n\nServes an emulator of the Azure Communication Services Identity REST API and prints its\nconnection string (endpoint=...;accesskey=...) on standard output. SIGINT/SIGTERM stop it.\n\nFlags:\n")
@@ -105,10 +123,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		BodyTimeout:  *bodyTimeout,
 		PageSize:     *pageSize,
 		TLS:          *useTLS,
+
+		MaxConns:              *maxConns,
+		AllowedHosts:          allowHosts,
+		MigrateLegacyDataFile: *migrate,
+		JournalLimit:          *journal,
 	}
+	// Warnings (a data file migrated or no longer saved, the connection
+	// cap reached) always go to standard error; -v adds every request.
+	level := slog.LevelWarn
 	if *verbose {
-		opts.Logger = slog.New(slog.NewTextHandler(stderr, nil))
+		level = slog.LevelInfo
 	}
+	opts.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	srv, err := emulator.Listen(*addr, opts)
 	if err != nil {
 		fmt.Fprintf(stderr, "acsidentity-emulator: %v\n", err)

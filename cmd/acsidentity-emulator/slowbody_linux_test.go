@@ -134,13 +134,19 @@ func slowRequestHead(host string, n int, signed bool) []byte {
 // server closes the connection, and returns when that happened, measured
 // from start. It gives up after a minute.
 func trickle(t *testing.T, host string, head []byte, start time.Time) time.Duration {
+	return trickleAt(t, host, head, 0, 2<<10, 100*time.Millisecond, start)
+}
+
+// trickleAt is trickle with first bytes of body at once and then chunk
+// bytes every interval.
+func trickleAt(t *testing.T, host string, head []byte, first, chunkSize int, every time.Duration, start time.Time) time.Duration {
 	conn, err := net.DialTimeout("tcp", host, 30*time.Second)
 	if err != nil {
 		t.Error(err)
 		return 0
 	}
 	defer conn.Close()
-	if _, err := conn.Write(head); err != nil {
+	if _, err := conn.Write(append(head, bytes.Repeat([]byte{' '}, first)...)); err != nil {
 		return time.Since(start)
 	}
 	cut := make(chan struct{})
@@ -149,8 +155,8 @@ func trickle(t *testing.T, host string, head []byte, start time.Time) time.Durat
 		conn.SetReadDeadline(time.Now().Add(time.Minute))
 		io.Copy(io.Discard, conn) // the server's answer, if any, then EOF
 	}()
-	chunk := bytes.Repeat([]byte{' '}, 2<<10)
-	tick := time.NewTicker(100 * time.Millisecond)
+	chunk := bytes.Repeat([]byte{' '}, chunkSize)
+	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
 		select {

@@ -1,0 +1,121 @@
+package emulator
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestConnCap: at the cap a fresh connection closes the one idle
+// longest, so a client on a fresh connection is served; a connection with
+// a request in progress is never closed for room.
+func TestConnCap(t *testing.T) {
+	t.Parallel()
+	srv, c := start(t, &Options{MaxConns: 3, BodyTimeout: time.Second})
+	host := strings.TrimPrefix(srv.URL, "http://")
+	health := func(nc net.Conn) error {
+		fmt.Fprintf(nc, "GET /.emulator/health HTTP/1.1\r\nHost: %s\r\n\r\n", host)
+		nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(nc), nil)
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	}
+	idle := make([]net.Conn, 3)
+	for i := range idle {
+		nc, err := net.Dial("tcp", host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		if err := health(nc); err != nil {
+			t.Fatal(err)
+		}
+		idle[i] = nc
+		time.Sleep(10 * time.Millisecond) // an order to close them in
+	}
+	c.hc.Transport.(*http.Transport).DisableKeepAlives = true
+	c.createUser("2023-10-01") // on a fresh connection, past the cap
+	// The first idle connection made room; the others are still open.
+	if err := health(idle[0]); err == nil {
+		t.Error("the connection idle longest is still open")
+	}
+	if err := health(idle[2]); err != nil {
+		t.Errorf("the connection idle shortest was closed: %v", err)
+	}
+
+	// Three connections each in the middle of a request: none is closed
+	// for room, so a fourth waits until their bodies time out.
+	busy := make([]net.Conn, 3)
+	for i := range busy {
+		nc, err := net.Dial("tcp", host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		fmt.Fprintf(nc, "POST /.emulator/introspect HTTP/1.1\r\nHost: %s\r\nContent-Length: 100\r\n\r\n{", host)
+		busy[i] = nc
+	}
+	time.Sleep(200 * time.Millisecond) // let the server read their headers
+	began := time.Now()
+	c.createUser("2023-10-01")
+	if d := time.Since(began); d < 500*time.Millisecond {
+		t.Errorf("a fifth connection was served after %s, while three requests were in progress under a cap of 3", d)
+	}
+	for _, nc := range busy {
+		nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if resp, err := http.ReadResponse(bufio.NewReader(nc), nil); err != nil || resp.StatusCode != http.StatusRequestTimeout {
+			t.Errorf("a request in progress was cut: %v %v, want its own 408", resp, err)
+		}
+	}
+}
+
+func TestDefaultMaxConns(t *testing.T) {
+	t.Parallel()
+	n := defaultMaxConns()
+	if n < 16 || n > maxDefaultConns {
+		t.Errorf("default cap %d, want 16 to %d", n, maxDefaultConns)
+	}
+	if lim := openFileLimit(); lim > 0 && uint64(n) > lim/2 {
+		t.Errorf("default cap %d is over half the open-file limit %d", n, lim)
+	}
+}
+
+func TestHostFilter(t *testing.T) {
+	t.Parallel()
+	f := newHostFilter(net.IPv4(127, 0, 0, 1), []string{"Dev.Example.Test:8080", "[fd00::1]"})
+	for host, want := range map[string]bool{
+		"":                           true,
+		"localhost":                  true,
+		"LOCALHOST:10780":            true,
+		"localhost.":                 true,
+		"a.b.localhost:1":            true,
+		"127.0.0.1":                  true,
+		"127.255.0.9:80":             true,
+		"[::1]:10780":                true,
+		"::1":                        true,
+		"[::ffff:127.0.0.1]:80":      true,
+		"dev.example.test":           true,
+		"dev.example.test:443":       true,
+		"[fd00::1]:10780":            true,
+		"rebind.attacker.example":    false,
+		"localhost.attacker.example": false,
+		"127.0.0.1.nip.io":           false,
+		"notlocalhost":               false,
+		"10.0.0.1":                   false,
+		"[fd00::2]":                  false,
+		"0.0.0.0":                    false,
+	} {
+		if got := f.allows(host); got != want {
+			t.Errorf("Host %q: %v, want %v", host, got, want)
+		}
+	}
+	if newHostFilter(net.IPv4zero, nil) != nil || newHostFilter(net.ParseIP("192.0.2.1"), nil) != nil || newHostFilter(net.IPv6loopback, []string{"*"}) != nil {
+		t.Error("a server beyond loopback, or allowed *, checks Host")
+	}
+}
