@@ -195,7 +195,7 @@ func New(opts *Options) (*Emulator, error) {
 		e.throttle = newThrottler()
 	}
 	if o.DataFile != "" {
-		if err := e.openDataFile(o.DataFile); err != nil {
+		if err := e.openDataFile(o.DataFile, &o); err != nil {
 			return nil, err
 		}
 	} else {

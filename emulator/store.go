@@ -46,20 +46,21 @@ type store struct {
 	teams    map[teamsKey]wire.TeamsExtensionAssignment
 	entra    map[string]wire.EntraAssignment // objectId (lower case) -> assignment
 
-	// dirty is called, with the lock that guards a change still held,
-	// after every change; it returns nothing and marks the state unsaved.
-	dirty func()
+	// changed is called, with the lock that guards a change still held,
+	// after every change, with the change as the data file records it.
+	// The locks put the calls in the order the changes were made.
+	changed func(change)
 }
 
 type teamsKey struct{ tenant, object string }
 
 func newStore() *store {
 	s := &store{
-		seed:   maphash.MakeSeed(),
-		custom: map[string]string{},
-		teams:  map[teamsKey]wire.TeamsExtensionAssignment{},
-		entra:  map[string]wire.EntraAssignment{},
-		dirty:  func() {},
+		seed:    maphash.MakeSeed(),
+		custom:  map[string]string{},
+		teams:   map[teamsKey]wire.TeamsExtensionAssignment{},
+		entra:   map[string]wire.EntraAssignment{},
+		changed: func(change) {},
 	}
 	for i := range s.shards {
 		s.shards[i].m = map[string]*identity{}
@@ -76,7 +77,7 @@ func (s *store) add(it *identity) {
 	sh := s.shard(it.id)
 	sh.mu.Lock()
 	sh.m[it.id] = it
-	s.dirty()
+	s.changed(change{Identity: savedOf(it)})
 	sh.mu.Unlock()
 }
 
@@ -104,7 +105,7 @@ func (s *store) with(id string, fn func(*identity)) bool {
 		return false
 	}
 	fn(it)
-	s.dirty()
+	s.changed(change{Identity: savedOf(it)})
 	return true
 }
 
@@ -124,7 +125,7 @@ func (s *store) getOrCreate(id string, now time.Time, seq func() uint64, fn func
 		it = n
 	}
 	fn(it)
-	s.dirty()
+	s.changed(change{Identity: savedOf(it)})
 }
 
 // remove marks id deleted. It reports whether a live identity was deleted.
@@ -142,7 +143,7 @@ func (s *store) remove(id string, now time.Time) bool {
 	if it.customID != "" && s.custom[it.customID] == id {
 		delete(s.custom, it.customID)
 	}
-	s.dirty()
+	s.changed(change{Identity: savedOf(it)})
 	return true
 }
 

@@ -1,17 +1,22 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/acsgo/acsidentity/emulator"
 	"github.com/acsgo/acsidentity/internal/hmacauth"
+	"github.com/acsgo/acsidentity/internal/testutil"
 )
 
 // signedDo sends a request to endpoint with the Host header host, signed
@@ -146,5 +151,73 @@ func TestHostChecked(t *testing.T) {
 	endpoint, _ = endpointHost(conn)
 	if got, msg := createWith(t, endpoint, "emulator.internal:10780", `{}`); got != http.StatusCreated {
 		t.Errorf("on 0.0.0.0, Host emulator.internal: %d %s, want 201", got, msg)
+	}
+}
+
+// runToExit runs the command and, if it starts serving instead of
+// exiting, stops it: it returns the exit code (or -1 if it served), and
+// what it wrote to standard error.
+func runToExit(t *testing.T, bin string, args ...string) (int, string) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	stderr := &testutil.SyncBuffer{}
+	cmd.Stderr = stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if line, err := bufio.NewReader(stdout).ReadString('\n'); err == nil && strings.HasPrefix(line, "endpoint=") {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return -1, stderr.String()
+	}
+	cmd.Wait()
+	return cmd.ProcessState.ExitCode(), stderr.String()
+}
+
+// TestLegacyDataFileNeedsFlag runs the real command on a data file of
+// format 1, which has no checksum: without -migrate-data it refuses to
+// start and says which flag loads the file; with it, it loads the file,
+// says so, and saves it with a checksum.
+func TestLegacyDataFileNeedsFlag(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a binary")
+	}
+	bin := buildCommand(t)
+	data := filepath.Join(t.TempDir(), "state.json")
+	id := "8:acs:" + emulator.DevelopmentResourceID + "_00000000-1111-2222-3333-444444444444"
+	legacy := `{"format": 1, "resourceId": "` + emulator.DevelopmentResourceID + `",
+"signingKeySeed": "` + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32)) + `", "tokenSeq": 0,
+"identities": [{"id": "` + id + `", "customId": "alice", "created": "2025-07-10T21:39:39Z"}],
+"teamsExtensionAssignments": null, "entraAssignments": null}
+`
+	if err := os.WriteFile(data, []byte(legacy), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, stderr := runToExit(t, bin, "-addr", "127.0.0.1:0", "-data", data)
+	if code <= 0 {
+		t.Fatalf("the command served a format 1 data file without -migrate-data (exit %d): %s", code, stderr)
+	}
+	if !strings.Contains(stderr, "format 1") || !strings.Contains(stderr, "-migrate-data") || !strings.Contains(stderr, data) {
+		t.Errorf("the refusal does not name the file, its format and the flag: %s", stderr)
+	}
+	if b, _ := os.ReadFile(data); string(b) != legacy {
+		t.Error("the refused file was rewritten")
+	}
+
+	_, conn, logs := startCommandLogged(t, bin, "-addr", "127.0.0.1:0", "-data", data, "-migrate-data")
+	if !strings.Contains(logs.String(), "migrated") || !strings.Contains(logs.String(), "format 1") {
+		t.Errorf("the migration was not reported on standard error: %s", logs)
+	}
+	endpoint, host := endpointHost(conn)
+	if status, got := createWith(t, endpoint, host, `{"customId":"alice"}`); status != http.StatusCreated || got != id {
+		t.Errorf("after the migration custom ID alice is %d %s, want %s", status, got, id)
+	}
+	b, err := os.ReadFile(data)
+	if err != nil || !bytes.Contains(b, []byte(`"sha256"`)) || bytes.Contains(b, []byte(`"format": 1`)) {
+		t.Errorf("the file was not saved with a checksum (%v):\n%.300s", err, b)
 	}
 }

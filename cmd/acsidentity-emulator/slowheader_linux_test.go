@@ -23,10 +23,10 @@ type headerAttack struct {
 	name  string
 	h2    bool
 	conns int
-	// send writes the attack to conn (host is the emulator's host:port)
-	// and returns; the connection then stays open until the server
-	// closes it.
-	send func(conn net.Conn, host string) error
+	// prepare returns what sends the attack to a connection to host (the
+	// emulator's host:port) and returns; the connection then stays open
+	// until the server closes it.
+	prepare func(host string) func(net.Conn) error
 }
 
 // TestSlowHeadersBounded runs the real command and attacks it with request
@@ -50,18 +50,18 @@ func TestSlowHeadersBounded(t *testing.T) {
 		giveUp    = 40 * time.Second
 	)
 	attacks := []headerAttack{
-		{"HTTP/1.1 1 MB of headers", false, 1000, func(c net.Conn, host string) error {
-			return trickleHeaders(c, host, 16<<10, 1_000_000, 100*time.Millisecond)
+		{"HTTP/1.1 1 MB of headers", false, 1000, func(host string) func(net.Conn) error {
+			return trickleHeaders(host, 16<<10, 1_000_000, 100*time.Millisecond)
 		}},
-		{"HTTP/1.1 stalled headers", false, 1000, func(c net.Conn, host string) error {
-			return trickleHeaders(c, host, 1<<10, 12<<10, 200*time.Millisecond)
+		{"HTTP/1.1 stalled headers", false, 1000, func(host string) func(net.Conn) error {
+			return trickleHeaders(host, 1<<10, 12<<10, 200*time.Millisecond)
 		}},
-		{"HTTP/2 1 MB header block", true, 200, func(c net.Conn, host string) error {
-			return h2HeaderBlock(c, host, 1_000_000, 100*time.Millisecond)
+		{"HTTP/2 1 MB header block", true, 200, func(host string) func(net.Conn) error {
+			return h2HeaderBlock(host, 1_000_000, 100*time.Millisecond)
 		}},
 		{"HTTP/2 one 1 MB frame", true, 200, h2BigFrame},
-		{"HTTP/2 stalled header block", true, 200, func(c net.Conn, host string) error {
-			return h2HeaderBlock(c, host, 8<<10, 0)
+		{"HTTP/2 stalled header block", true, 200, func(host string) func(net.Conn) error {
+			return h2HeaderBlock(host, 8<<10, 0)
 		}},
 	}
 	for _, a := range attacks {
@@ -103,11 +103,15 @@ func TestSlowHeadersBounded(t *testing.T) {
 			base := procStatusBytes(t, pid, "VmRSS")
 			_, host := endpointHost(conn)
 
+			send := a.prepare(host)
 			cuts := make([]time.Duration, a.conns)
 			var wg sync.WaitGroup
+			dials := make(chan struct{}, 16) // TLS handshakes at once: the attack is on what follows them
 			for i := range a.conns {
 				wg.Go(func() {
+					dials <- struct{}{}
 					nc, err := dial(host)
+					<-dials
 					if err != nil {
 						t.Error(err)
 						return
@@ -121,7 +125,7 @@ func TestSlowHeadersBounded(t *testing.T) {
 						io.Copy(io.Discard, nc) // whatever the server sends, then EOF
 					}()
 					nc.SetWriteDeadline(time.Now().Add(giveUp))
-					a.send(nc, host) // an error means the server closed the connection
+					send(nc) // an error means the server closed the connection
 					<-closed
 					cuts[i] = time.Since(began)
 				})
@@ -167,22 +171,25 @@ func certPool(t *testing.T, certFile string) *x509.CertPool {
 	return pool
 }
 
-// trickleHeaders sends a request line and then header lines, chunk bytes
-// every interval, total bytes in all, and never the blank line that ends
-// them.
-func trickleHeaders(c net.Conn, host string, chunk, total int, every time.Duration) error {
-	if _, err := fmt.Fprintf(c, "POST /identities?api-version=2023-10-01 HTTP/1.1\r\nHost: %s\r\n", host); err != nil {
-		return err
-	}
+// trickleHeaders returns what sends a request line and then header lines,
+// chunk bytes every interval, total bytes in all, and never the blank line
+// that ends them.
+func trickleHeaders(host string, chunk, total int, every time.Duration) func(net.Conn) error {
+	start := fmt.Appendf(nil, "POST /identities?api-version=2023-10-01 HTTP/1.1\r\nHost: %s\r\n", host)
 	line := "X-Pad: " + strings.Repeat("a", 1000) + "\r\n"
 	block := []byte(strings.Repeat(line, max(1, chunk/len(line))))
-	for sent := 0; sent < total; sent += len(block) {
-		if _, err := c.Write(block); err != nil {
+	return func(c net.Conn) error {
+		if _, err := c.Write(start); err != nil {
 			return err
 		}
-		time.Sleep(every)
+		for sent := 0; sent < total; sent += len(block) {
+			if _, err := c.Write(block); err != nil {
+				return err
+			}
+			time.Sleep(every)
+		}
+		return nil
 	}
-	return nil
 }
 
 // HTTP/2 frames, as RFC 9113 defines them.
@@ -236,40 +243,40 @@ func hpackString(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
-// h2HeaderBlock opens an HTTP/2 connection and sends a header block of
-// about size bytes without its end: a HEADERS frame and then CONTINUATION
-// frames, one every interval.
-func h2HeaderBlock(c net.Conn, host string, size int, every time.Duration) error {
-	if _, err := c.Write(append([]byte(h2Preface), h2Frame(h2Settings, 0, 0, nil)...)); err != nil {
-		return err
-	}
+// h2HeaderBlock returns what opens an HTTP/2 connection and sends a
+// header block of about size bytes without its end: a HEADERS frame and
+// then CONTINUATION frames, one every interval.
+func h2HeaderBlock(host string, size int, every time.Duration) func(net.Conn) error {
+	var frames [][]byte
 	block := hpackBlock(host, size)
 	typ := byte(h2Headers)
-	for len(block) > 0 {
-		n := min(len(block), h2FrameMax)
-		if n == len(block) {
-			n-- // never the last byte: the block stays open
-		}
-		if n == 0 {
-			return nil
-		}
-		if _, err := c.Write(h2Frame(typ, 0, 1, block[:n])); err != nil {
+	for len(block) > 1 {
+		n := min(len(block)-1, h2FrameMax) // never the last byte: the block stays open
+		frames = append(frames, h2Frame(typ, 0, 1, block[:n]))
+		block, typ = block[n:], h2Continuation
+	}
+	return func(c net.Conn) error {
+		if _, err := c.Write(append([]byte(h2Preface), h2Frame(h2Settings, 0, 0, nil)...)); err != nil {
 			return err
 		}
-		block, typ = block[n:], h2Continuation
-		time.Sleep(every)
+		for _, f := range frames {
+			if _, err := c.Write(f); err != nil {
+				return err
+			}
+			time.Sleep(every)
+		}
+		return nil
 	}
-	return nil
 }
 
-// h2BigFrame opens an HTTP/2 connection and sends the start of one HEADERS
-// frame that declares 1,000,000 bytes.
-func h2BigFrame(c net.Conn, host string) error {
-	if _, err := c.Write(append([]byte(h2Preface), h2Frame(h2Settings, 0, 0, nil)...)); err != nil {
+// h2BigFrame returns what opens an HTTP/2 connection and sends the start
+// of one HEADERS frame that declares 1,000,000 bytes.
+func h2BigFrame(host string) func(net.Conn) error {
+	frame := h2Frame(h2Headers, h2EndHeaders, 1, hpackBlock(host, 64<<10))
+	frame[0], frame[1], frame[2] = 0x0f, 0x42, 0x40 // 1,000,000
+	frame = append([]byte(h2Preface+string(h2Frame(h2Settings, 0, 0, nil))), frame[:64<<10]...)
+	return func(c net.Conn) error {
+		_, err := c.Write(frame)
 		return err
 	}
-	frame := h2Frame(h2Headers, h2EndHeaders, 1, hpackBlock(host, 1_000_000))
-	frame[0], frame[1], frame[2] = 0x0f, 0x42, 0x40 // 1,000,000
-	_, err := c.Write(frame[:64<<10])
-	return err
 }
