@@ -589,7 +589,7 @@ func (e *Emulator) openDataFile(path string, o *Options) (err error) {
 		e.persist = nil
 		return fmt.Errorf("emulator: writing data file: %w", err)
 	}
-	e.store.changed = p.record
+	e.store.journal = p.record
 	return nil
 }
 
