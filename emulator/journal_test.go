@@ -88,13 +88,12 @@ func TestJournalTornTail(t *testing.T) {
 func TestFormat2Loads(t *testing.T) {
 	t.Parallel()
 	path, id, token, _ := savedFile(t)
-	b, _ := os.ReadFile(path)
-	e, err := New(&Options{DataFile: path})
+	e, err := New(&Options{DataFile: path}) // folds the journal into a full copy
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.Close()
-	b, _ = os.ReadFile(path) // now a full copy alone: the journal is folded in
+	b, _ := os.ReadFile(path)
 	v2 := bytes.Replace(b, []byte(`"format": 3`), []byte(`"format": 2`), 1)
 	file := filepath.Join(t.TempDir(), "state.json")
 	os.WriteFile(file, v2, 0o600)

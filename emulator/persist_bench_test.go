@@ -35,13 +35,7 @@ func BenchmarkCreatePersisted(b *testing.B) {
 }
 
 func benchmarkCreatePersisted(b *testing.B, n, conc int) {
-	path := filepath.Join(b.TempDir(), "state.json")
-	writeBenchState(b, path, n)
-	e, err := New(&Options{DataFile: path})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer e.Close()
+	e, _ := openBenchState(b, n)
 	raw, _ := base64.StdEncoding.DecodeString(DevelopmentKey)
 	key := hmacauth.NewKey(raw)
 	const target = "http://127.0.0.1:10780/identities?api-version=2023-10-01"
@@ -89,6 +83,19 @@ func benchmarkCreatePersisted(b *testing.B, n, conc int) {
 	}
 }
 
+// openBenchState opens an emulator on a new data file of n identities,
+// closed when the benchmark ends, and returns it and the file's path.
+func openBenchState(b *testing.B, n int) (*Emulator, string) {
+	path := filepath.Join(b.TempDir(), "state.json")
+	writeBenchState(b, path, n)
+	e, err := New(&Options{DataFile: path})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { e.Close() })
+	return e, path
+}
+
 // writeBenchState writes a data file holding n identities, one in four
 // with a token issued and one in eight with a custom ID.
 func writeBenchState(b *testing.B, path string, n int) {
@@ -129,13 +136,7 @@ func writeBenchState(b *testing.B, path string, n int) {
 func BenchmarkFullCopy(b *testing.B) {
 	for _, n := range []int{1_000, 10_000, 100_000} {
 		b.Run(fmt.Sprintf("identities=%d", n), func(b *testing.B) {
-			path := filepath.Join(b.TempDir(), "state.json")
-			writeBenchState(b, path, n)
-			e, err := New(&Options{DataFile: path})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer e.Close()
+			e, path := openBenchState(b, n)
 			p := e.persist
 			b.ReportAllocs()
 			b.ResetTimer()

@@ -80,7 +80,11 @@ func StartTLS(opts *Options) (*Server, error) {
 }
 
 // Listen serves a new Emulator on addr (":0" ports pick a free port), over
-// HTTPS with a fresh self-signed certificate if opts.TLS is set.
+// HTTPS with a fresh self-signed certificate if opts.TLS is set. It bounds
+// what clients can make it hold: header size and time, HTTP/2 frames and
+// streams, and open connections (Options.MaxConns); on a loopback addr it
+// answers only loopback Host names and Options.AllowedHosts. The package
+// documentation's "Hostile clients" says how.
 func Listen(addr string, opts *Options) (*Server, error) {
 	useTLS := opts != nil && opts.TLS
 	e, err := New(opts)

@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,7 +14,6 @@ import (
 
 	"github.com/acsgo/acsidentity/emulator"
 	"github.com/acsgo/acsidentity/internal/hmacauth"
-	"github.com/acsgo/acsidentity/internal/testutil"
 )
 
 // signedDo sends a request to endpoint with the Host header host, signed
@@ -159,17 +156,8 @@ func TestHostChecked(t *testing.T) {
 // what it wrote to standard error.
 func runToExit(t *testing.T, bin string, args ...string) (int, string) {
 	t.Helper()
-	cmd := exec.Command(bin, args...)
-	stderr := &testutil.SyncBuffer{}
-	cmd.Stderr = stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if line, err := bufio.NewReader(stdout).ReadString('\n'); err == nil && strings.HasPrefix(line, "endpoint=") {
+	cmd, line, stderr := launch(t, bin, args...)
+	if strings.HasPrefix(line, "endpoint=") {
 		cmd.Process.Kill()
 		cmd.Wait()
 		return -1, stderr.String()

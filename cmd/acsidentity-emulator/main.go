@@ -9,7 +9,9 @@
 //
 // With -addr 127.0.0.1:0 it takes a free port and prints the real one.
 // SIGINT or SIGTERM shut it down cleanly (in-flight requests finish and the
-// data file is saved); it then exits 0.
+// data file is saved); it then exits 0. Warnings (a data file migrated or
+// no longer saved, the connection cap reached) go to standard error; -v
+// adds a line per request.
 //
 // Usage:
 //

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -67,12 +66,7 @@ func TestSlowHeadersBounded(t *testing.T) {
 	for _, a := range attacks {
 		t.Run(a.name, func(t *testing.T) {
 			t.Parallel()
-			args := []string{"-addr", "127.0.0.1:0"}
-			certFile := filepath.Join(t.TempDir(), "cert.pem")
-			if a.h2 {
-				args = append(args, "-tls", "-cert-out", certFile)
-			}
-			cmd, conn := startCommand(t, bin, args...)
+			cmd, conn, certFile := startTarget(t, bin, a.h2)
 			o := &acsidentity.ClientOptions{}
 			dial := func(host string) (net.Conn, error) { return net.DialTimeout("tcp", host, 30*time.Second) }
 			if a.h2 {
