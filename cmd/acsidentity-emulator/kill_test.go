@@ -150,6 +150,14 @@ func TestKilledKeepsAcknowledged(t *testing.T) {
 	}
 }
 
+// endpointHost returns the endpoint of a connection string and its
+// host:port.
+func endpointHost(conn string) (endpoint, host string) {
+	endpoint, _, _ = strings.Cut(strings.TrimPrefix(conn, "endpoint="), ";")
+	host = strings.TrimSuffix(endpoint[strings.Index(endpoint, "//")+2:], "/")
+	return endpoint, host
+}
+
 // introspect asks the emulator of conn for a token's status.
 func introspect(t *testing.T, conn, token string) string {
 	t.Helper()

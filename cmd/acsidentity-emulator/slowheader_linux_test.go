@@ -143,14 +143,6 @@ func TestSlowHeadersBounded(t *testing.T) {
 	}
 }
 
-// endpointHost returns the endpoint of a connection string and its
-// host:port.
-func endpointHost(conn string) (endpoint, host string) {
-	endpoint, _, _ = strings.Cut(strings.TrimPrefix(conn, "endpoint="), ";")
-	host = strings.TrimSuffix(endpoint[strings.Index(endpoint, "//")+2:], "/")
-	return endpoint, host
-}
-
 // certPool trusts the certificate in certFile.
 func certPool(t *testing.T, certFile string) *x509.CertPool {
 	t.Helper()
