@@ -58,8 +58,9 @@ type Options struct {
 	// with Retry-After above them.
 	Throttle bool
 	// DataFile, when set, is where the emulator keeps its state. Every
-	// acknowledged write is saved atomically before the response is sent.
-	// Empty means in memory only.
+	// acknowledged change is on disk before the response is sent (see
+	// Persistence in the package documentation). Empty means in memory
+	// only.
 	DataFile string
 	// MaxBodyBytes caps request bodies (413 above it). 0 means 1 MiB. The
 	// bodies being received at any one time share a budget of four times
@@ -165,6 +166,9 @@ func New(opts *Options) (*Emulator, error) {
 	}
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = defaultMaxBodyBytes
+	}
+	if o.JournalLimit < 0 {
+		return nil, fmt.Errorf("emulator: JournalLimit is %d, want 0 (the default) or more", o.JournalLimit)
 	}
 	if o.BodyTimeout <= 0 {
 		o.BodyTimeout = defaultBodyTimeout

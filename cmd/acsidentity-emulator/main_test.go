@@ -109,8 +109,10 @@ func TestRunFlags(t *testing.T) {
 	if code := run(context.Background(), []string{"-allow-host", ""}, &out, &errb); code != 2 {
 		t.Errorf("empty -allow-host: exit %d, want 2", code)
 	}
-	if code := run(context.Background(), []string{"-max-conns", "-1", "-addr", "127.0.0.1:0"}, &out, &errb); code != 1 {
-		t.Errorf("negative -max-conns: exit %d, want 1", code)
+	for _, flag := range []string{"-max-conns", "-journal-limit"} {
+		if code := run(context.Background(), []string{flag, "-1", "-addr", "127.0.0.1:0"}, &out, &errb); code != 1 {
+			t.Errorf("negative %s: exit %d, want 1", flag, code)
+		}
 	}
 	if code := run(context.Background(), []string{"extra"}, &out, &errb); code != 2 {
 		t.Errorf("extra argument: exit %d, want 2", code)
