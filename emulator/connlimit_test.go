@@ -85,3 +85,62 @@ func TestDefaultMaxConns(t *testing.T) {
 		t.Errorf("default cap %d is over half the open-file limit %d", n, lim)
 	}
 }
+
+// TestConnCapHTTP2: over TLS and HTTP/2 too, an idle connection makes
+// room at the cap.
+func TestConnCapHTTP2(t *testing.T) {
+	t.Parallel()
+	srv, err := StartTLS(&Options{MaxConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	get := func(hc *http.Client) (*http.Response, error) {
+		resp, err := hc.Get(srv.URL + HealthPath)
+		if err == nil {
+			resp.Body.Close()
+			if resp.ProtoMajor != 2 {
+				t.Errorf("the request went over %s, want HTTP/2", resp.Proto)
+			}
+		}
+		return resp, err
+	}
+	lim := srv.ln.(*connLimiter)
+	counts := func() (open, idle int) {
+		lim.mu.Lock()
+		defer lim.mu.Unlock()
+		return lim.open, lim.idle.Len()
+	}
+	var clients []*http.Client
+	for i := range 3 { // three clients, three connections, a cap of 2
+		hc := srv.Client()
+		hc.Transport.(*http.Transport).ForceAttemptHTTP2 = true
+		if _, err := get(hc); err != nil {
+			t.Fatal(err)
+		}
+		clients = append(clients, hc)
+		// The HTTP/2 server reports its connection idle once the stream
+		// is done; wait for it.
+		want := min(i+1, 2)
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			open, idle := counts()
+			if open > 2 {
+				t.Fatalf("%d connections open under a cap of 2", open)
+			}
+			if idle == want {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("after %d clients: %d connections open, %d of them idle; want %d idle", i+1, open, idle, want)
+			}
+		}
+	}
+	// The first client's connection made room for the third's: its next
+	// request needs a new connection, which closes the second's.
+	if _, err := get(clients[0]); err != nil {
+		t.Fatalf("after its connection was closed for room: %v", err)
+	}
+	for _, hc := range clients {
+		hc.CloseIdleConnections()
+	}
+}
