@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/acsgo/acsidentity/internal/wire"
 )
@@ -287,6 +288,9 @@ func (p *persister) install(tmp *os.File, tip [32]byte, size, snapSize int64) er
 	}
 	if err := os.Rename(name, p.path); err != nil {
 		os.Remove(name)
+		if errors.Is(err, syscall.EBUSY) {
+			return fmt.Errorf("%w: the data file is a mount point, as a file mounted into a container is; mount the directory that holds it instead, since every full copy of the state is renamed into place", err)
+		}
 		return err
 	}
 	dirErr := syncDir(filepath.Dir(p.path))
