@@ -78,11 +78,13 @@
 // *APIVersionError (test with errors.As). No error contains the access key.
 //
 // A CommunicationTokenCredential's errors wrap ErrInvalidToken (a token is
-// not a JWT with an exp claim), ErrTokenExpired (expired, and no Refresher),
+// neither a JWT with an exp claim nor a five-part encrypted token),
 // ErrRefreshedTokenExpired (the Refresher returned an expired token) or
-// ErrCredentialClosed; a refresher from NewTrustedServiceRefresher returns a
-// *TrustedServiceError when the trusted service answers with an error. No
-// error contains a token.
+// ErrCredentialClosed, or are the Refresher's own; a refresher from
+// NewTrustedServiceRefresher returns a *TrustedServiceError when the trusted
+// service answers with an error. A credential without a Refresher returns
+// its token even once it has expired, as the other SDKs' credentials do:
+// compare AccessToken.ExpiresOn with the time. No error contains a token.
 //
 // # Logging
 //
@@ -121,7 +123,12 @@
 // (CommunicationUserIdentifier, PhoneNumberIdentifier,
 // MicrosoftTeamsUserIdentifier, ...), and CommunicationTokenCredential holds
 // a user's ACS token and renews it, on demand or proactively, through a
-// refresher such as NewTrustedServiceRefresher.
+// refresher such as NewTrustedServiceRefresher. The credential behaves as
+// the JS, .NET, Java and Python ones do, as their own test suites expect;
+// where they differ, the doc of CommunicationTokenCredentialOptions says
+// which one each rule follows and why. It passes the caller's context to
+// the refresher, and accepts encrypted tokens it cannot decode with an
+// assumed lifetime.
 //
 // # Emulator
 //
@@ -133,5 +140,7 @@
 //
 // and use the connection string it prints, or start it in-process with
 // emulator.Start. Its tokens are real JWTs signed with the emulator's own key,
-// which it serves at /.well-known/jwks.json.
+// which it serves at /.well-known/jwks.json; with emulator.Options.OpaqueTokens
+// (-opaque-tokens) they are encrypted instead, so that clients can be tested
+// with tokens they cannot decode.
 package acsidentity

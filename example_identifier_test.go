@@ -9,9 +9,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/acsgo/acsidentity"
+	"github.com/acsgo/acsidentity/emulator"
 )
 
 func ExampleIdentifierFromRawID() {
@@ -94,6 +96,69 @@ func ExampleNewCommunicationTokenCredential() {
 	// Hand token.Token to the Chat or Calling SDK; never log it.
 	fmt.Println("valid for about", time.Until(token.ExpiresOn).Round(time.Hour))
 	// Output: valid for about 1h0m0s
+}
+
+func ExampleNewCommunicationTokenCredential_static() {
+	// A user token handed to the program, here one that expired in 1970.
+	const token = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJleHAiOjEwMH0.1h_scYkNp-G98-O4cW6KvfJZwiz54uJMyeDACE4nypg"
+	cred, err := acsidentity.NewCommunicationTokenCredential(acsidentity.CommunicationTokenCredentialOptions{Token: token})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer cred.Close()
+
+	// Without a Refresher the token is returned even once it has expired,
+	// as the other SDKs' credentials do; ExpiresOn tells.
+	tok, err := cred.GetToken(context.Background())
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("expired:", !time.Now().Before(tok.ExpiresOn))
+	// Output: expired: true
+}
+
+// An encrypted token, which the credential cannot decode, gets an assumed
+// lifetime (UndecodableTokenExpiresIn, 10 minutes by default) and is
+// renewed at half of it. The emulator issues such tokens with
+// Options.OpaqueTokens (-opaque-tokens), so that an application can test
+// that it copes with them.
+func ExampleCommunicationTokenCredentialOptions_encryptedTokens() {
+	srv, err := emulator.Start(&emulator.Options{OpaqueTokens: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+	client, err := acsidentity.NewClientFromConnectionString(srv.ConnectionString(), nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	user, err := client.CreateUser(context.Background(), nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	cred, err := acsidentity.NewCommunicationTokenCredential(acsidentity.CommunicationTokenCredentialOptions{
+		// In a real client this calls the trusted service, which calls GetToken.
+		Refresher: func(ctx context.Context) (string, error) {
+			res, err := client.GetToken(ctx, user.User, []acsidentity.TokenScope{acsidentity.TokenScopeChat}, nil)
+			return res.Token, err
+		},
+		RefreshProactively: true,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer cred.Close()
+
+	tok, err := cred.GetToken(context.Background())
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("parts:", len(strings.Split(tok.Token, ".")))
+	fmt.Println("assumed lifetime:", time.Until(tok.ExpiresOn).Round(time.Minute))
+	// Output:
+	// parts: 5
+	// assumed lifetime: 10m0s
 }
 
 func ExampleNewTrustedServiceRefresher() {

@@ -16,12 +16,10 @@ import (
 // Errors of [CommunicationTokenCredential]. They are wrapped with detail;
 // test for them with errors.Is.
 var (
-	// ErrInvalidToken means a token is not a JWT whose payload is a JSON
-	// object with a numeric exp claim. The token is never part of the error.
-	ErrInvalidToken = errors.New("token is not a JWT with an exp claim")
-	// ErrTokenExpired means the credential's token has expired and it has no
-	// Refresher to get another.
-	ErrTokenExpired = errors.New("token is expired and there is no refresher")
+	// ErrInvalidToken means a token is neither a JWT whose payload is a JSON
+	// object with a numeric exp claim nor an encrypted token of five
+	// dot-separated parts. The token is never part of the error.
+	ErrInvalidToken = errors.New("token is not a JWT with an exp claim nor an encrypted token")
 	// ErrRefreshedTokenExpired means the Refresher returned a token that had
 	// already expired.
 	ErrRefreshedTokenExpired = errors.New("token returned by the refresher is expired")
@@ -30,12 +28,23 @@ var (
 )
 
 const (
-	// proactiveRefreshWindow is how long before expiry a proactive refresh
-	// starts (JS defaultExpiringSoonInterval, .NET, Python and Java: 10 min).
+	// proactiveRefreshWindow is how long before expiry a token counts as
+	// expiring soon: the proactive timer fires then, and with
+	// RefreshProactively GetToken refreshes on demand from then on (JS
+	// defaultExpiringSoonInterval; .NET, Python and Java also use 10 min).
 	proactiveRefreshWindow = 10 * time.Minute
+	// onDemandRefreshInterval is .NET's OnDemandRefreshIntervalInMinutes: a
+	// token with less left than this is not handed out while a refresh
+	// fails, because it may expire before the request that carries it
+	// arrives.
+	onDemandRefreshInterval = 2 * time.Minute
+	// defaultUndecodableTokenExpiresIn is the lifetime assumed for a token
+	// whose expiry cannot be read (JS default
+	// undecodableTokenExpiryIntervalInSeconds, 600).
+	defaultUndecodableTokenExpiresIn = 10 * time.Minute
 	// minProactiveRefreshDelay ends the half-life back-off: when the next
 	// attempt would be less than this away, none is scheduled and GetToken
-	// refreshes on demand once the token has expired.
+	// refreshes on demand.
 	minProactiveRefreshDelay = time.Second
 	// maxJWTExp bounds |exp| to the end of year 9999, well inside time.Time.
 	maxJWTExp = 253402300799
@@ -47,27 +56,84 @@ const (
 //
 // Its String and GoString methods do not show the token.
 type CommunicationTokenCredentialOptions struct {
-	// Token is the initial token, a JWT. Without a Refresher it is used until
-	// it expires, after which GetToken fails with ErrTokenExpired.
+	// Token is the initial token: a JWT, whose exp claim says when it
+	// expires, or an encrypted token (see UndecodableTokenExpiresIn).
+	//
+	// Without a Refresher the credential is static: GetToken returns Token
+	// for the credential's whole life, even once it has expired, as the JS,
+	// .NET, Java and Python credentials do; the service then rejects it.
+	// Compare the returned AccessToken.ExpiresOn with the time to tell.
 	Token string
+
 	// Refresher returns a new token, usually by calling the application's
 	// trusted token service (see NewTrustedServiceRefresher). It is called
-	// from one goroutine at a time, with a context that Close cancels, and
-	// must honour that context. The token it returns must not be expired.
+	// from one goroutine at a time and must honour ctx. The token it
+	// returns must not be expired.
+	//
+	// When GetToken starts a refresh, ctx is the context of that GetToken
+	// call, with its values, deadline and cancellation, and is also
+	// cancelled by Close: the JS credential passes the caller's abortSignal
+	// and the .NET one the caller's CancellationToken to their refreshers
+	// in the same way. Other GetToken calls that arrive meanwhile wait for
+	// that refresh under their own contexts; if it fails because the
+	// context of the call that started it ended, one whose context is still
+	// live starts a new refresh rather than failing. A proactive refresh
+	// (RefreshProactively) has a context of its own that only Close
+	// cancels.
 	Refresher func(ctx context.Context) (string, error)
-	// RefreshProactively refreshes the token in the background before it
-	// expires, so that GetToken does not wait: 10 minutes before expiry,
-	// then, while the Refresher fails or keeps returning tokens that expire
-	// within 10 minutes, each time half the remaining lifetime has passed,
-	// until the next attempt would be less than a second away (GetToken then
-	// refreshes on demand once the token has expired). It needs a Refresher.
+
+	// RefreshProactively renews the token before it expires, so that
+	// GetToken seldom waits and does not hand out a token within 2 minutes
+	// of expiry. It needs a Refresher.
+	//
+	// In the background it follows the JS credential: a timer fires 10
+	// minutes before expiry; while the Refresher fails or keeps returning
+	// tokens that expire within 10 minutes, it fires again each time half
+	// the remaining lifetime has passed, until the next attempt would be
+	// less than a second away. An expired initial Token, or none, is
+	// refreshed at once.
+	//
+	// GetToken follows .NET and Python (both refresh on demand before
+	// expiry; JS leaves renewal to its timer): when it finds the token
+	// within 10 minutes of expiry, because the timer has not fired yet
+	// (a machine that slept) or its refresh failed, it refreshes before
+	// returning, sharing any refresh already running. If the Refresher
+	// itself returned a token inside that window, asking again at once
+	// would bring the same; GetToken then waits until half that token's
+	// remaining lifetime has passed, the point where the timer retries. If
+	// such a refresh fails while the current token still has at least 2
+	// minutes left (.NET's on-demand margin), GetToken returns the current
+	// token, as Java's credential does after a failed proactive refresh;
+	// with less left it returns the error.
+	//
+	// Without RefreshProactively GetToken follows JS and Java: it returns
+	// the current token until it has expired and only then refreshes.
 	RefreshProactively bool
+
+	// UndecodableTokenExpiresIn is the lifetime assumed for a token whose
+	// expiry cannot be read, such as an encrypted access token (a JWE of
+	// five dot-separated parts); 0 means 10 minutes. It must not be
+	// negative. This follows the JS credential's
+	// undecodableTokenExpiryIntervalInSeconds, with the same default, JS
+	// being the only one of the four whose tests cover such tokens; as in
+	// the JS version whose tests accept five-part tokens only, any other
+	// string that is not a JWT with an exp claim is still rejected with
+	// ErrInvalidToken, so that a mistake such as a truncated token fails
+	// early.
+	//
+	// Such a token's ExpiresOn is the time it was received plus this
+	// lifetime. Its refresh window, how long before ExpiresOn it counts as
+	// expiring soon, is half this lifetime, at most 10 minutes: that puts
+	// its renewal where the JS timer puts it, 5 minutes after it was
+	// received by default, and keeps GetToken (with RefreshProactively)
+	// from renewing a token just received on every call.
+	UndecodableTokenExpiresIn time.Duration
 }
 
 // String describes o without its token.
 func (o CommunicationTokenCredentialOptions) String() string {
-	return fmt.Sprintf("acsidentity.CommunicationTokenCredentialOptions{Token: %s, Refresher: %t, RefreshProactively: %t}",
-		redacted(o.Token), o.Refresher != nil, o.RefreshProactively)
+	return fmt.Sprintf("acsidentity.CommunicationTokenCredentialOptions{Token: %s, Refresher: %t, RefreshProactively: %t, UndecodableTokenExpiresIn: %s}",
+		redacted(o.Token), o.Refresher != nil, o.RefreshProactively, o.UndecodableTokenExpiresIn)
 }
 
 // GoString describes o without its token.
@@ -84,45 +150,64 @@ func redacted(s string) string {
 // side and renews it through a Refresher: the Go counterpart of the
 // CommunicationTokenCredential of the JS, .NET, Java and Python SDKs.
 //
-// GetToken returns the current token while it is valid, even inside the
-// last 10 minutes (the JS rule), and refreshes it once it has expired;
-// concurrent callers share a single refresh. With RefreshProactively the
-// token is renewed in the background before it expires.
+// The rules, and which SDK each follows, are those of the fields of
+// [CommunicationTokenCredentialOptions]. In short: a static credential
+// returns its token even after it has expired; a refreshing one returns the
+// current token while it is valid and refreshes it once it has expired, or,
+// with RefreshProactively, in the background and on demand within 10
+// minutes of expiry; concurrent callers share a single refresh, which runs
+// under the context of the call that started it; tokens that cannot be
+// decoded are accepted with an assumed lifetime.
 //
 // A CommunicationTokenCredential is safe for concurrent use. Close it when
 // done to stop its timer. Its String and GoString methods do not show the
 // token.
 type CommunicationTokenCredential struct {
-	clk       credentialClock
 	refresher func(ctx context.Context) (string, error)
 	proactive bool
+	fallback  time.Duration // lifetime of an undecodable token
 
-	// ctx is passed to the refresher; Close cancels it.
-	ctx    context.Context
-	cancel context.CancelFunc
+	// closing is cancelled by Close. It is the context of proactive
+	// refreshes and ends the context of on-demand ones.
+	closing context.Context
+	close   context.CancelFunc
 	// wg counts running refreshes and armed timers.
 	wg sync.WaitGroup
 
-	mu       sync.Mutex
-	token    AccessToken
-	closed   bool
-	inflight *refreshCall
-	timer    credentialTimer
-	timerGen uint64 // identifies the armed timer; stale callbacks bail out
-	waiting  int    // GetToken calls waiting for inflight
+	mu    sync.Mutex
+	token AccessToken
+	// window is how long before expiry the token counts as expiring soon:
+	// proactiveRefreshWindow, or less for an undecodable token.
+	window time.Duration
+	// refreshAt is when, with RefreshProactively, GetToken starts to
+	// refresh the token on demand.
+	refreshAt time.Time
+	closed    bool
+	inflight  *refreshCall
+	timer     *time.Timer
+	timerAt   time.Time // when timer fires; zero when no timer is armed
+	timerGen  uint64    // identifies the armed timer; stale callbacks bail out
+	waiting   int       // GetToken calls waiting for a refresh
 }
 
 // refreshCall is one refresh, shared by every caller that needs it.
 type refreshCall struct {
-	done  chan struct{} // closed when token and err are set
-	token AccessToken
-	err   error
+	// caller is the context of the GetToken call that started the refresh;
+	// nil for a proactive refresh.
+	caller context.Context
+	done   chan struct{} // closed when the fields below are set
+	token  AccessToken
+	err    error
+	// abandoned reports that the refresh failed after caller ended, so
+	// that a waiter with a live context starts another.
+	abandoned bool
 }
 
 // NewCommunicationTokenCredential returns a credential for the token and
 // refresher in options. It fails if options has neither a Token nor a
-// Refresher, if RefreshProactively is set without a Refresher, or if Token
-// is not a JWT with an exp claim (ErrInvalidToken).
+// Refresher, if RefreshProactively is set without a Refresher, if
+// UndecodableTokenExpiresIn is negative, or if Token is neither a JWT with
+// an exp claim nor a five-part encrypted token (ErrInvalidToken).
 //
 // With RefreshProactively and no Token, or an expired one, the first refresh
 // starts at once.
@@ -130,79 +215,109 @@ type refreshCall struct {
 // The options are passed by value because they are not optional: the token
 // or refresher they carry is what the credential is made of.
 func NewCommunicationTokenCredential(options CommunicationTokenCredentialOptions) (*CommunicationTokenCredential, error) {
-	return newCommunicationTokenCredential(options, systemClock{})
-}
-
-func newCommunicationTokenCredential(o CommunicationTokenCredentialOptions, clk credentialClock) (*CommunicationTokenCredential, error) {
+	o := options
 	if o.Token == "" && o.Refresher == nil {
 		return nil, errors.New("acsidentity: CommunicationTokenCredentialOptions needs a Token or a Refresher")
 	}
 	if o.RefreshProactively && o.Refresher == nil {
 		return nil, errors.New("acsidentity: CommunicationTokenCredentialOptions.RefreshProactively needs a Refresher")
 	}
-	c := &CommunicationTokenCredential{clk: clk, refresher: o.Refresher, proactive: o.RefreshProactively}
+	if o.UndecodableTokenExpiresIn < 0 {
+		return nil, fmt.Errorf("acsidentity: CommunicationTokenCredentialOptions.UndecodableTokenExpiresIn is negative (%v)", o.UndecodableTokenExpiresIn)
+	}
+	c := &CommunicationTokenCredential{refresher: o.Refresher, proactive: o.RefreshProactively, fallback: o.UndecodableTokenExpiresIn}
+	if c.fallback == 0 {
+		c.fallback = defaultUndecodableTokenExpiresIn
+	}
 	if o.Token != "" {
-		tok, err := parseAccessToken(o.Token)
+		tok, window, err := parseAccessToken(o.Token, time.Now(), c.fallback)
 		if err != nil {
 			return nil, fmt.Errorf("acsidentity: initial token: %w", err)
 		}
-		c.token = tok
+		// Python and .NET refresh an initial token inside the window on
+		// the first GetToken.
+		c.token, c.window, c.refreshAt = tok, window, tok.ExpiresOn.Add(-window)
 	}
-	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.closing, c.close = context.WithCancel(context.Background())
 	if c.proactive {
 		c.mu.Lock()
-		c.scheduleLocked(false)
+		c.scheduleLocked(time.Now(), false)
 		c.mu.Unlock()
 	}
 	return c, nil
 }
 
-// GetToken returns a valid token. If the current one has expired it
-// refreshes it, sharing one call of the Refresher among all concurrent
-// callers; if ctx ends first, GetToken returns ctx.Err() while the refresh
-// goes on for the others.
+// GetToken returns the credential's token, refreshing it first when the
+// rules of [CommunicationTokenCredentialOptions] say so. One call of the
+// Refresher is shared among all concurrent callers; the call that starts it
+// passes its ctx to the Refresher. If ctx ends first, GetToken returns
+// ctx.Err() at once.
 //
-// It fails with ErrTokenExpired when the token has expired and there is no
-// Refresher, ErrRefreshedTokenExpired or ErrInvalidToken when the Refresher
-// returns an unusable token, the Refresher's own error (wrapped), and
+// Without a Refresher it returns the token even once it has expired (see
+// CommunicationTokenCredentialOptions.Token); AccessToken.ExpiresOn tells.
+//
+// It fails with the Refresher's own error (wrapped), ErrRefreshedTokenExpired
+// or ErrInvalidToken when the Refresher returns an unusable token, and
 // ErrCredentialClosed after Close.
 func (c *CommunicationTokenCredential) GetToken(ctx context.Context) (AccessToken, error) {
-	c.mu.Lock()
-	if c.closed {
+	for {
+		c.mu.Lock()
+		if c.closed {
+			c.mu.Unlock()
+			return AccessToken{}, fmt.Errorf("acsidentity: %w", ErrCredentialClosed)
+		}
+		if c.refresher == nil {
+			tok := c.token
+			c.mu.Unlock()
+			if tok.Token == "" {
+				return AccessToken{}, errors.New("acsidentity: CommunicationTokenCredential has no token: make it with NewCommunicationTokenCredential")
+			}
+			return tok, nil
+		}
+		now := time.Now()
+		if now.Before(c.token.ExpiresOn) && (!c.proactive || now.Before(c.refreshAt)) {
+			tok := c.token
+			c.mu.Unlock()
+			return tok, nil
+		}
+		if err := ctx.Err(); err != nil {
+			c.mu.Unlock()
+			return AccessToken{}, err
+		}
+		call, started := c.startLocked()
+		if started {
+			call.caller = ctx
+		}
+		c.waiting++
 		c.mu.Unlock()
-		return AccessToken{}, fmt.Errorf("acsidentity: %w", ErrCredentialClosed)
-	}
-	if c.clk != nil && c.clk.Now().Before(c.token.ExpiresOn) {
-		tok := c.token
-		c.mu.Unlock()
-		return tok, nil
-	}
-	if c.refresher == nil {
-		c.mu.Unlock()
-		return AccessToken{}, fmt.Errorf("acsidentity: %w", ErrTokenExpired)
-	}
-	if err := ctx.Err(); err != nil {
-		c.mu.Unlock()
-		return AccessToken{}, err
-	}
-	call, started := c.startLocked()
-	c.waiting++
-	c.mu.Unlock()
-	defer func() {
+		if started {
+			// The refresh runs on a goroutine of its own so that this call
+			// can return as soon as ctx ends, even if the Refresher does not
+			// honour ctx; waiters then start another refresh.
+			go c.run(call)
+		}
+		var done bool
+		select {
+		case <-call.done:
+			done = true
+		case <-ctx.Done():
+		}
 		c.mu.Lock()
 		c.waiting--
+		current := c.token
 		c.mu.Unlock()
-	}()
-	if started {
-		// The refresh runs on its own goroutine with the credential's
-		// context, so that one caller giving up does not cancel it.
-		go c.run(call)
-	}
-	select {
-	case <-call.done:
-		return call.token, call.err
-	case <-ctx.Done():
-		return AccessToken{}, ctx.Err()
+		switch {
+		case done && call.err == nil:
+			return call.token, nil
+		case ctx.Err() != nil:
+			return AccessToken{}, ctx.Err()
+		case call.abandoned:
+			continue // the call that started it gave up; refresh under ctx
+		case c.proactive && !errors.Is(call.err, ErrCredentialClosed) &&
+			time.Until(current.ExpiresOn) >= onDemandRefreshInterval:
+			return current, nil
+		}
+		return AccessToken{}, call.err
 	}
 }
 
@@ -220,8 +335,8 @@ func (c *CommunicationTokenCredential) Close() error {
 	c.stopTimerLocked()
 	c.token = AccessToken{}
 	c.mu.Unlock()
-	if c.cancel != nil {
-		c.cancel()
+	if c.close != nil {
+		c.close()
 	}
 	c.wg.Wait()
 	return nil
@@ -239,7 +354,7 @@ func (c *CommunicationTokenCredential) String() string {
 func (c *CommunicationTokenCredential) GoString() string { return c.String() }
 
 // startLocked returns the running refresh, or a new one that the caller must
-// run (started is true).
+// run (started is true) after setting its caller, if it is not proactive.
 func (c *CommunicationTokenCredential) startLocked() (call *refreshCall, started bool) {
 	if c.inflight != nil {
 		return c.inflight, false
@@ -252,57 +367,79 @@ func (c *CommunicationTokenCredential) startLocked() (call *refreshCall, started
 // run calls the refresher once, stores the result and reschedules.
 func (c *CommunicationTokenCredential) run(call *refreshCall) {
 	defer c.wg.Done()
-	tok, err := c.fetch()
+	tok, window, err := c.fetch(call.caller)
 	c.mu.Lock()
 	c.inflight = nil
+	now := time.Now()
 	switch {
 	case c.closed:
 		tok, err = AccessToken{}, fmt.Errorf("acsidentity: %w", ErrCredentialClosed)
 	case err == nil:
-		c.token = tok
-		if c.proactive {
-			c.scheduleLocked(false)
+		c.token, c.window = tok, window
+		if ttl := tok.ExpiresOn.Sub(now); ttl > window {
+			c.refreshAt = tok.ExpiresOn.Add(-window)
+		} else {
+			// Asking again at once would bring the same: back off to half
+			// the remaining lifetime, as the proactive timer does.
+			c.refreshAt = now.Add(ttl / 2)
 		}
-	case c.proactive:
-		c.scheduleLocked(true)
+		if c.proactive {
+			c.scheduleLocked(now, false)
+		}
+	default:
+		call.abandoned = call.caller != nil && call.caller.Err() != nil
+		if c.proactive {
+			c.scheduleLocked(now, true)
+		}
 	}
 	c.mu.Unlock()
 	call.token, call.err = tok, err
 	close(call.done)
 }
 
-func (c *CommunicationTokenCredential) fetch() (AccessToken, error) {
-	s, err := c.refresher(c.ctx)
+// fetch calls the refresher under caller's context (nil: a proactive
+// refresh), which Close also cancels.
+func (c *CommunicationTokenCredential) fetch(caller context.Context) (AccessToken, time.Duration, error) {
+	ctx := c.closing
+	if caller != nil {
+		var cancel context.CancelCauseFunc
+		ctx, cancel = context.WithCancelCause(caller)
+		defer cancel(nil)
+		stop := context.AfterFunc(c.closing, func() { cancel(ErrCredentialClosed) })
+		defer stop()
+	}
+	s, err := c.refresher(ctx)
 	if err != nil {
-		return AccessToken{}, fmt.Errorf("acsidentity: token refresher failed: %w", err)
+		return AccessToken{}, 0, fmt.Errorf("acsidentity: token refresher failed: %w", err)
 	}
-	tok, err := parseAccessToken(s)
+	now := time.Now()
+	tok, window, err := parseAccessToken(s, now, c.fallback)
 	if err != nil {
-		return AccessToken{}, fmt.Errorf("acsidentity: token returned by the refresher: %w", err)
+		return AccessToken{}, 0, fmt.Errorf("acsidentity: token returned by the refresher: %w", err)
 	}
-	if !c.clk.Now().Before(tok.ExpiresOn) {
-		return AccessToken{}, fmt.Errorf("acsidentity: %w (expired at %s)", ErrRefreshedTokenExpired, tok.ExpiresOn.Format(time.RFC3339))
+	if !now.Before(tok.ExpiresOn) {
+		return AccessToken{}, 0, fmt.Errorf("acsidentity: %w (expired at %s)", ErrRefreshedTokenExpired, tok.ExpiresOn.Format(time.RFC3339))
 	}
-	return tok, nil
+	return tok, window, nil
 }
 
 // scheduleLocked arms the proactive timer for the current token (JS
-// scheduleRefresh): outside the 10-minute window, when the window starts;
-// inside it, after half the remaining lifetime; for an expired token, at
-// once, unless this follows a failed refresh (then GetToken retries on
-// demand rather than the timer hammering a failing Refresher).
-// Callers make sure c is not closed.
-func (c *CommunicationTokenCredential) scheduleLocked(afterFailure bool) {
+// scheduleRefresh): outside its window, when the window starts; inside it,
+// after half the remaining lifetime; for an expired token, at once, unless
+// this follows a failed refresh (then GetToken retries on demand rather than
+// the timer hammering a failing Refresher). Callers make sure c is not
+// closed.
+func (c *CommunicationTokenCredential) scheduleLocked(now time.Time, afterFailure bool) {
 	c.stopTimerLocked()
-	ttl := c.token.ExpiresOn.Sub(c.clk.Now())
+	ttl := c.token.ExpiresOn.Sub(now)
 	var d time.Duration
 	switch {
 	case ttl <= 0:
 		if afterFailure {
 			return
 		}
-	case ttl > proactiveRefreshWindow:
-		d = ttl - proactiveRefreshWindow
+	case ttl > c.window:
+		d = ttl - c.window
 	default:
 		d = ttl / 2
 		if d < minProactiveRefreshDelay {
@@ -311,11 +448,13 @@ func (c *CommunicationTokenCredential) scheduleLocked(afterFailure bool) {
 	}
 	c.wg.Add(1)
 	gen := c.timerGen
-	c.timer = c.clk.AfterFunc(d, func() { c.onTimer(gen) })
+	c.timerAt = now.Add(d)
+	c.timer = time.AfterFunc(d, func() { c.onTimer(gen) })
 }
 
 func (c *CommunicationTokenCredential) stopTimerLocked() {
 	c.timerGen++
+	c.timerAt = time.Time{}
 	if c.timer == nil {
 		return
 	}
@@ -335,6 +474,7 @@ func (c *CommunicationTokenCredential) onTimer(gen uint64) {
 		c.mu.Unlock()
 		return
 	}
+	c.timer, c.timerAt = nil, time.Time{}
 	call, started := c.startLocked()
 	c.mu.Unlock()
 	if started {
@@ -342,31 +482,39 @@ func (c *CommunicationTokenCredential) onTimer(gen uint64) {
 	}
 }
 
-// credentialClock is the credential's time source; tests use a fake one.
-type credentialClock interface {
-	Now() time.Time
-	AfterFunc(d time.Duration, f func()) credentialTimer
-}
-
-// credentialTimer is a timer armed by a credentialClock. Stop reports
-// whether it prevented the function from running, like time.Timer.Stop.
-type credentialTimer interface {
-	Stop() bool
-}
-
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now() }
-
-func (systemClock) AfterFunc(d time.Duration, f func()) credentialTimer { return time.AfterFunc(d, f) }
-
-// parseAccessToken reads the expiry of a JWT without verifying it.
-func parseAccessToken(token string) (AccessToken, error) {
+// parseAccessToken returns token with its expiry and its refresh window: the
+// exp claim of a JWT, read without verifying it, and the 10-minute window;
+// or, for a token of five dot-separated parts that is not such a JWT (an
+// encrypted JWE), now plus fallback and a window of half that, at most 10
+// minutes. Anything else is ErrInvalidToken.
+func parseAccessToken(token string, now time.Time, fallback time.Duration) (AccessToken, time.Duration, error) {
 	exp, err := jwtExpiry(token)
-	if err != nil {
-		return AccessToken{}, err
+	switch {
+	case err == nil:
+		return AccessToken{Token: token, ExpiresOn: exp}, proactiveRefreshWindow, nil
+	case isEncryptedToken(token):
+		return AccessToken{Token: token, ExpiresOn: now.Add(fallback)}, min(proactiveRefreshWindow, fallback/2), nil
 	}
-	return AccessToken{Token: token, ExpiresOn: exp}, nil
+	return AccessToken{}, 0, err
+}
+
+// isEncryptedToken reports whether token has the shape of a JWE in compact
+// serialization: five dot-separated parts of base64 characters, the first
+// (the protected header) not empty. The JS credential accepts any five
+// parts; the character check keeps out text that is plainly no token.
+func isEncryptedToken(token string) bool {
+	if strings.Count(token, ".") != 4 || token[0] == '.' {
+		return false
+	}
+	for i := 0; i < len(token); i++ {
+		switch b := token[i]; {
+		case 'A' <= b && b <= 'Z', 'a' <= b && b <= 'z', '0' <= b && b <= '9',
+			b == '-', b == '_', b == '+', b == '/', b == '=', b == '.':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // jwtExpiry returns the exp claim of a JWT, read without verifying the

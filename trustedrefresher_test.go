@@ -52,6 +52,20 @@ func TestTrustedServiceRefresher(t *testing.T) {
 		}
 	})
 
+	// Issue 18: the refresher does not parse the token, so one it cannot
+	// decode passes through to the credential unchanged.
+	t.Run("encrypted token", func(t *testing.T) {
+		t.Parallel()
+		opaque := makeEncryptedToken(7)
+		u := trustedService(t, func(w http.ResponseWriter, r *http.Request) {
+			writeTrustedJSON(w, http.StatusOK, tokenResponse(opaque))
+		})
+		got, err := NewTrustedServiceRefresher(u, nil)(context.Background())
+		if err != nil || got != opaque {
+			t.Fatalf("refresh = %q, %v", got, err)
+		}
+	})
+
 	errorCases := []struct {
 		name   string
 		status int

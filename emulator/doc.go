@@ -155,6 +155,10 @@
 //   - GET / and GET /.emulator/health answer 200 for readiness checks.
 //   - In process only, Emulator.Identities lists every identity (deleted
 //     ones included), so a test can check that retries made no duplicate.
+//   - Options.OpaqueTokens (-opaque-tokens) issues encrypted tokens that
+//     clients cannot decode, five-part JWEs of the usual JWTs, to test
+//     clients that must assume a token's lifetime. The real service's
+//     encrypted form is not public; this is a stand-in.
 //
 // Fault injection (Emulator.InjectFault, the -fault flag) answers a status
 // such as 503 or 429 instead of acting, acts and then fails

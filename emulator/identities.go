@@ -113,7 +113,7 @@ func (e *Emulator) stamp(it *identity, now time.Time, life time.Duration) issued
 
 func (e *Emulator) token(id string, scopes []string, t issued) *wire.AccessToken {
 	return &wire.AccessToken{
-		Token:     e.signer.sign(id, scopes, e.resourceID, t.iat, t.expires, t.seq),
+		Token:     e.sealToken(e.signer.sign(id, scopes, e.resourceID, t.iat, t.expires, t.seq)),
 		ExpiresOn: wire.Time{Time: t.expires.UTC()},
 	}
 }

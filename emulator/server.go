@@ -112,6 +112,16 @@ type Options struct {
 	// save does not grow with the state and the file stays under about
 	// twice its size.
 	JournalLimit int64
+	// OpaqueTokens makes the emulator issue access tokens that clients
+	// cannot decode instead of JWTs: each is the JWT it would otherwise
+	// issue, encrypted as a JWE of five dot-separated parts ("dir",
+	// "A256GCM") under a key derived from the signing key. It is a test aid
+	// for clients that must cope with encrypted tokens, such as
+	// acsidentity.CommunicationTokenCredential and the JS SDK's credential,
+	// which assume a lifetime for a token they cannot decode. The real
+	// service's encrypted form is not public; this is not it. Responses
+	// still carry expiresOn, and Introspect reads these tokens.
+	OpaqueTokens bool
 }
 
 // Emulator is an in-process ACS Identity service. It implements
@@ -138,6 +148,7 @@ type Emulator struct {
 	supportedHdr []string
 	hosts        *hostFilter // nil: any Host; set by Listen
 	logRequests  bool
+	opaque       opaqueTokens
 }
 
 var guidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
@@ -190,6 +201,7 @@ func New(opts *Options) (*Emulator, error) {
 		now:          o.Now,
 		store:        newStore(),
 		supportedHdr: []string{strings.Join(wire.Versions, ", ")},
+		opaque:       opaqueTokens{enabled: o.OpaqueTokens},
 	}
 	e.idPrefix = "8:acs:" + e.resourceID + "_"
 	e.logRequests = o.Logger != nil && o.Logger.Enabled(context.Background(), slog.LevelInfo)

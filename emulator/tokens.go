@@ -181,7 +181,7 @@ func appendJSONString(b []byte, s string) []byte {
 // valid, expired, revoked, deleted or not the emulator's at all. It is the
 // same as POST /.emulator/introspect.
 func (e *Emulator) Introspect(token string) TokenStatus {
-	cl, seq, ok := e.signer.verify(token)
+	cl, seq, ok := e.signer.verify(e.openToken(token))
 	if !ok {
 		return TokenStatus{Status: StatusInvalid}
 	}

@@ -63,7 +63,12 @@ run_mode() {
       (
         cd "$here/python"
         ACS_CONNECTION_STRING="$conn" REQUESTS_CA_BUNDLE="$work/emulator.crt" "$python" -m unittest -v test_identity
-      ) || status=1
+      ) 2>&1 | tee "$work/python.log" || status=1
+      # A client left open shows only as a ResourceWarning on stderr.
+      if grep -q ResourceWarning "$work/python.log"; then
+        echo "run.sh: the Python suite left connections open (ResourceWarning above)" >&2
+        status=1
+      fi
     elif [[ "${CI:-}" == "true" ]]; then
       echo "run.sh: $python cannot import azure.communication.identity (apt-get install python3-azure)" >&2
       status=1

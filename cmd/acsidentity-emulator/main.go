@@ -40,6 +40,9 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if len(os.Args) > 1 && os.Args[1] == healthCommand {
+		os.Exit(health(ctx, os.Args[2:], os.Stderr))
+	}
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -92,6 +95,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		maxBody     = fs.Int64("max-body", 1<<20, "largest request body in `bytes` (413 above it); the bodies being received at once share a budget of 4x this or 8 MiB, whichever is more (503 above it)")
 		bodyTimeout = fs.Duration("body-timeout", 10*time.Second, "how long a request body may take to arrive, however slowly it trickles in (408 and the connection closed after it)")
 		pageSize    = fs.Int("page-size", 100, "page size of the Entra assignment list")
+		opaque      = fs.Bool("opaque-tokens", false, "issue encrypted access tokens that clients cannot decode (five-part JWEs of the usual JWTs) instead of JWTs, to test clients that must assume a token's lifetime; a stand-in, not the real service's encrypted form")
 		verbose     = fs.Bool("v", false, "log every request (method, path, status, duration) to standard error; keys and tokens are never logged")
 		faults      faultList
 		allowHosts  hostList
@@ -102,7 +106,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Var(&allowHosts, "allow-host", "accept this `name` in the Host header besides loopback names (repeatable; * for any); only checked when listening on loopback, to stop DNS rebinding")
 	fs.Var(&faults, "fault", "inject a fault (repeatable); `spec` is STATUS|drop[:COUNT[:OPERATION]][:after-commit][:retry-after=SECONDS], e.g. 503:3:create, 503:1:create:after-commit, drop:1, 429:2:issueToken:retry-after=5; operations: "+strings.Join(emulator.Operations(), ", "))
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: acsidentity-emulator [flags]\n\nServes an emulator of the Azure Communication Services Identity REST API and prints its\nconnection string (endpoint=...;accesskey=...) on standard output. SIGINT/SIGTERM stop it.\n\nFlags:\n")
+		fmt.Fprintf(stderr, "Usage: acsidentity-emulator [flags]\n\nServes an emulator of the Azure Communication Services Identity REST API and prints its\nconnection string (endpoint=...;accesskey=...) on standard output. SIGINT/SIGTERM stop it.\n\nEvery flag can be set by an environment variable instead: -tls by ACSIDENTITY_EMULATOR_TLS=true,\n-cert-out by ACSIDENTITY_EMULATOR_CERT_OUT=FILE, and so on; the command line wins.\n`acsidentity-emulator health -h` tells how to probe a running emulator (for container health checks).\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -115,6 +119,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "acsidentity-emulator: unexpected arguments: %s\n", strings.Join(fs.Args(), " "))
 		return 2
 	}
+	if err := flagsFromEnv(fs, os.Environ()); err != nil {
+		fmt.Fprintf(stderr, "acsidentity-emulator: %v\n", err)
+		return 2
+	}
 	opts := &emulator.Options{
 		AccessKey:    *key,
 		ResourceID:   *resourceID,
@@ -125,6 +133,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		BodyTimeout:  *bodyTimeout,
 		PageSize:     *pageSize,
 		TLS:          *useTLS,
+		OpaqueTokens: *opaque,
 
 		MaxConns:              *maxConns,
 		AllowedHosts:          allowHosts,

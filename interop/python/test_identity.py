@@ -17,6 +17,7 @@ import time
 import unittest
 import urllib.request
 
+import requests
 from azure.communication.identity import (
     CommunicationIdentityClient,
     CommunicationTokenScope,
@@ -28,6 +29,7 @@ from azure.core.exceptions import (
     HttpResponseError,
     ResourceNotFoundError,
 )
+from azure.core.pipeline.transport import RequestsTransport
 
 CONNECTION_STRING = os.environ["ACS_CONNECTION_STRING"]
 ENDPOINT = re.search(r"endpoint=([^;]+)", CONNECTION_STRING, re.I).group(1).rstrip("/")
@@ -83,7 +85,16 @@ class EntraCredential:
 
 class IdentityTest(unittest.TestCase):
     def setUp(self):
-        self.client = CommunicationIdentityClient.from_connection_string(CONNECTION_STRING)
+        self.client = self.closing(CommunicationIdentityClient.from_connection_string, CONNECTION_STRING)
+
+    def closing(self, make, *args, **kwargs):
+        """Makes a client with make(*args, **kwargs) whose HTTPS connections
+        are closed when the test ends. The sync client of SDK 1.3.2 has no
+        close() (its aio client has), so the test owns the requests session
+        under it; otherwise every test leaves an unclosed ssl.SSLSocket."""
+        session = requests.Session()
+        self.addCleanup(session.close)
+        return make(*args, transport=RequestsTransport(session=session, session_owner=False), **kwargs)
 
     def assertServiceError(self, err, status, code, target=None, message=None):
         self.assertEqual(err.status_code, status)
@@ -120,7 +131,7 @@ class IdentityTest(unittest.TestCase):
     def test_get_token_with_every_scope(self):
         # The .join scopes need api-version 2023-10-01; the SDK's default is
         # 2022-10-01, which refuses them as the service does.
-        client = CommunicationIdentityClient.from_connection_string(CONNECTION_STRING, api_version="2023-10-01")
+        client = self.closing(CommunicationIdentityClient.from_connection_string, CONNECTION_STRING, api_version="2023-10-01")
         user = client.create_user()
         for scope in ALL_SCOPES:
             with self.subTest(scope=scope):
@@ -181,7 +192,7 @@ class IdentityTest(unittest.TestCase):
 
     def test_identity_of_another_resource(self):
         user = CommunicationUserIdentifier(OTHER_RESOURCE_USER)
-        entra = CommunicationIdentityClient(ENDPOINT, EntraCredential())
+        entra = self.closing(CommunicationIdentityClient, ENDPOINT, EntraCredential())
         for client in (self.client, entra):
             for call in (lambda: client.get_token(user, ["chat"]),
                          lambda: client.revoke_tokens(user),
@@ -192,15 +203,15 @@ class IdentityTest(unittest.TestCase):
                                         "Provided identity doesn't belong to the resource.")
 
     def test_entra_id(self):
-        client = CommunicationIdentityClient(ENDPOINT, EntraCredential())
+        client = self.closing(CommunicationIdentityClient, ENDPOINT, EntraCredential())
         before = datetime.datetime.now(datetime.timezone.utc)
         user, token = client.create_user_and_token(["voip"])
         self.assertToken(user, token, datetime.timedelta(hours=24), ["voip"], before)
 
     def test_wrong_key(self):
         wrong = base64.b64encode(bytes([7] * 64)).decode()
-        bad = CommunicationIdentityClient.from_connection_string(
-            re.sub(r"accesskey=[^;]*", "accesskey=" + wrong, CONNECTION_STRING, flags=re.I))
+        bad = self.closing(CommunicationIdentityClient.from_connection_string,
+                           re.sub(r"accesskey=[^;]*", "accesskey=" + wrong, CONNECTION_STRING, flags=re.I))
         with self.assertRaises(ClientAuthenticationError) as cm:
             bad.create_user()
         self.assertEqual(cm.exception.status_code, 401)
