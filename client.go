@@ -500,13 +500,24 @@ func (c *Client) send(ctx context.Context, method, rawURL, contentType string, b
 		runtime.Drain(resp)
 		return resp.StatusCode, nil
 	}
-	if tok, ok := out.(*wire.AccessToken); ok {
-		// The most frequent answer by far; decoded without reflection.
+	// The most frequent answers by far (a token; an identity and a token)
+	// are decoded without reflection.
+	switch out := out.(type) {
+	case *wire.AccessToken:
 		var payload []byte
 		if payload, err = runtime.Payload(resp); err == nil {
-			*tok, err = wire.DecodeAccessToken(payload)
+			*out, err = wire.DecodeAccessToken(payload)
 		}
-	} else {
+	case *wire.AccessTokenResult:
+		// As runtime.UnmarshalAsJSON does: no body is no error, and an
+		// error names the type.
+		var payload []byte
+		if payload, err = runtime.Payload(resp); err == nil && len(payload) > 0 {
+			if *out, err = wire.DecodeAccessTokenResult(payload); err != nil {
+				err = fmt.Errorf("unmarshalling type %T: %s", out, err)
+			}
+		}
+	default:
 		err = runtime.UnmarshalAsJSON(resp, out)
 	}
 	if err != nil {

@@ -2,7 +2,9 @@
 // Identity service: it creates and deletes ACS identities and issues and
 // revokes the access tokens that the ACS Chat and Calling SDKs need. Use it in
 // a trusted service, the backend that hands tokens to users so that the
-// resource's access key never leaves the server.
+// resource's access key never leaves the server; package
+// github.com/acsgo/acsidentity/tokenservice is one, as an http.Handler your
+// service mounts.
 //
 // # Creating a client
 //

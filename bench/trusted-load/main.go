@@ -3,34 +3,44 @@
 // reports tokens/s, latency percentiles and errors; with a service it
 // started itself it also samples the service process (goroutines, RSS, OS
 // threads, open file descriptors, CPU) at the start and end of each round,
-// and runs
-// -rounds rounds back to back so that growth across rounds shows.
+// and runs -rounds rounds back to back so that growth across rounds shows.
 //
-//	go run ./bench/trusted-load                   # builds and starts the service (embedded emulator) on a free loopback port
+//	go run ./bench/trusted-load                   # builds and starts an emulator process and the service on free loopback ports
 //	go run ./bench/trusted-load -n 16 -d 10s -rounds 2
+//	go run ./bench/trusted-load -emulator embedded   # the service's own in-process emulator, X-Caller-Id callers
 //	go run ./bench/trusted-load -url http://127.0.0.1:7071 -pid 1234
 //
-// A service given with -url must be started without its per-caller rate
-// limit, or every caller past the first few gets 429 (all callers of this
-// tool come from one address, and share one bucket):
+// By default (-emulator process) the ACS Identity emulator runs in its own
+// process (cmd/acsidentity-emulator), which the service reaches through
+// COMMUNICATION_SERVICES_CONNECTION_STRING: the service's CPU per token is
+// then the service's alone, and the emulator's is reported beside it. The
+// callers authenticate as the service's users would (-auth bearer):
+// trusted-load is their OIDC issuer (an RS256 key and a JWKS on loopback,
+// both made at start) and gives caller i a bearer token for subject
+// trusted-load-<i>, so each caller has a lasting identity and every token of
+// a caller must be for the same identity (checked). -auth anonymous sends
+// no credentials and starts the service with TRUSTED_SERVICE_ALLOW_ANONYMOUS:
+// every call then makes a new identity (the emulator's state grows).
+//
+// With -emulator embedded the service gets no ACS configuration, so it
+// embeds the emulator in its own process (its CPU is then service and
+// emulator together), and callers send X-Caller-Id: trusted-load-<i>
+// (-auth dev), which with the embedded emulator names a lasting identity.
+//
+// The service's per-caller rate limit is turned off
+// (TRUSTED_SERVICE_RATE_PER_MINUTE=0), else a load test measures the
+// limiter. A service given with -url must be started the same way, or every
+// caller past the first few gets 429 (all callers of this tool come from one
+// address, and share one bucket):
 //
 //	TRUSTED_SERVICE_RATE_PER_MINUTE=0 go run ./examples/trusted-service
 //
 // trusted-load stops after the warm-up, saying so, if the service answers
 // 429.
 //
-// The service started here gets no ACS or OIDC configuration, so it embeds
-// the emulator and lets anonymous callers in; its per-caller rate limit is
-// turned off (TRUSTED_SERVICE_RATE_PER_MINUTE=0), else a load test measures
-// the limiter. Caller i sends X-Caller-Id: trusted-load-<i>, which with the
-// embedded emulator names a lasting identity, so the emulator's state does
-// not grow with the number of calls and every token of a caller must be for
-// the same identity (checked). -ephemeral sends no X-Caller-Id: every call
-// then makes a new identity and the emulator's memory grows by design.
-//
 // Goroutines are read from the profiler the service serves with
-// -debug-addr (started here on a free loopback port); RSS, OS threads and
-// file descriptors from /proc.
+// -debug-addr (started here on a free loopback port); RSS, OS threads, file
+// descriptors and CPU from /proc.
 //
 // Loopback only. Exits 1 if any request failed.
 package main
@@ -69,8 +79,11 @@ func main() {
 		pid       = flag.Int("pid", 0, "with -url: the service's PID, to sample it")
 		scopes    = flag.String("scopes", "chat", "scopes query parameter")
 		method    = flag.String("method", "GET", "GET or POST (POST sends {\"scopes\":[...]})")
-		ephemeral = flag.Bool("ephemeral", false, "send no X-Caller-Id: a new identity per call (the emulator's state grows)")
+		emuMode   = flag.String("emulator", "process", "process: the emulator in its own process (cmd/acsidentity-emulator); embedded: the service's in-process emulator")
+		auth      = flag.String("auth", "", "how callers authenticate: bearer (trusted-load's OIDC issuer; default with -emulator process), dev (X-Caller-Id; default with -emulator embedded) or anonymous (a new identity per call)")
+		ephemeral = flag.Bool("ephemeral", false, "the same as -auth anonymous")
 		jsonOut   = flag.Bool("json", false, "also print one JSON line per round")
+		cpuProf   = flag.String("cpuprofile", "", "write a CPU profile of the service during round 1 to `file` (from its -debug-addr profiler; services started here only)")
 	)
 	flag.Parse()
 	if *n < 1 || *n > 1024 {
@@ -85,14 +98,54 @@ func main() {
 	if *method != "GET" && *method != "POST" {
 		fatalf("-method must be GET or POST")
 	}
+	if *emuMode != "process" && *emuMode != "embedded" {
+		fatalf("-emulator must be process or embedded")
+	}
+	if *ephemeral {
+		*auth = "anonymous"
+	}
+	if *auth == "" {
+		*auth = map[string]string{"process": "bearer", "embedded": "dev"}[*emuMode]
+	}
+	switch {
+	case *auth != "bearer" && *auth != "dev" && *auth != "anonymous":
+		fatalf("-auth must be bearer, dev or anonymous")
+	case *auth == "dev" && *emuMode != "embedded":
+		fatalf("-auth dev (X-Caller-Id) needs -emulator embedded: the service honours X-Caller-Id only with its embedded emulator")
+	case *rawURL != "" && *auth == "bearer":
+		fatalf("-auth bearer needs a service started here (leave out -url)")
+	}
 
 	base := *rawURL
 	servicePID := *pid
 	debugURL := ""
 	var svc *service
+	var emu *emulatorProc
+	var idp *issuer
 	if base == "" {
-		var err error
-		svc, err = startService()
+		root, err := moduleRoot()
+		if err != nil {
+			fatalf("%v", err)
+		}
+		env := serviceEnv()
+		if *emuMode == "process" {
+			if emu, err = startEmulator(root); err != nil {
+				fatalf("%v", err)
+			}
+			defer emu.stop()
+			env = append(env, "COMMUNICATION_SERVICES_CONNECTION_STRING="+emu.connectionString)
+		}
+		switch *auth {
+		case "bearer":
+			if idp, err = startIssuer(); err != nil {
+				fatalf("%v", err)
+			}
+			defer idp.stop()
+			env = append(env, idp.env()...)
+		case "anonymous":
+			env = append(env, "TRUSTED_SERVICE_ALLOW_ANONYMOUS=true")
+		}
+		svc, err = startService(root, env)
 		if err != nil {
 			fatalf("%v", err)
 		}
@@ -109,13 +162,30 @@ func main() {
 	tr.Proxy = nil
 	hc := &http.Client{Transport: tr, Timeout: 30 * time.Second}
 
-	fmt.Printf("trusted-load: %d callers, %s per round, %d round(s), %s %s/api/token?scopes=%s, lasting identities: %v\n",
-		*n, *d, *rounds, *method, base, *scopes, !*ephemeral)
+	fmt.Printf("trusted-load: %d callers, %s per round, %d round(s), %s %s/api/token?scopes=%s, callers: %s, lasting identities: %v\n",
+		*n, *d, *rounds, *method, base, *scopes, *auth, *auth != "anonymous")
 	if svc != nil {
-		fmt.Printf("service: %s (pid %d, embedded emulator, rate limit off, started by trusted-load)\n", svc.bin, servicePID)
+		where := "embedded emulator"
+		if emu != nil {
+			where = fmt.Sprintf("emulator process pid %d", emu.pid())
+		}
+		fmt.Printf("service: %s (pid %d, %s, rate limit off, started by trusted-load)\n", svc.bin, servicePID, where)
 	}
 
-	ld := &loader{hc: hc, base: base, scopes: *scopes, method: *method, ephemeral: *ephemeral, users: make([]string, *n)}
+	ld := &loader{hc: hc, base: base, scopes: *scopes, method: *method, auth: *auth, users: make([]string, *n), bearers: make([]string, *n)}
+	if idp != nil {
+		for i := range ld.bearers {
+			tok, err := idp.token(i)
+			if err != nil {
+				fatalf("signing a bearer token: %v", err)
+			}
+			ld.bearers[i] = "Bearer " + tok
+		}
+	}
+	emuPID := 0
+	if emu != nil {
+		emuPID = emu.pid()
+	}
 	if *warmup > 0 {
 		if w := ld.run(*n, *warmup); w.Throttled > 0 {
 			fatalf("%s", throttledHelp(w.Throttled))
@@ -123,10 +193,25 @@ func main() {
 	}
 	var results []roundResult
 	for r := 1; r <= *rounds; r++ {
-		before := sample(servicePID, debugURL)
+		before, emuBefore := sample(servicePID, debugURL), sample(emuPID, "")
+		var prof chan error
+		if r == 1 && *cpuProf != "" {
+			prof = make(chan error, 1)
+			go func() { prof <- profile(debugURL, *d, *cpuProf) }()
+		}
 		res := ld.run(*n, *d)
-		after := sample(servicePID, debugURL)
+		if prof != nil {
+			if err := <-prof; err != nil {
+				fatalf("-cpuprofile: %v", err)
+			}
+			fmt.Printf("CPU profile of the service in round 1: %s (go tool pprof -top %s)\n", *cpuProf, *cpuProf)
+		}
+		after, emuAfter := sample(servicePID, debugURL), sample(emuPID, "")
 		res.Round, res.Before, res.After = r, before, after
+		res.ServiceCPUs, res.EmbeddedEmulator = after.CPUs-before.CPUs, emu == nil
+		if emu != nil {
+			res.EmulatorCPUs = emuAfter.CPUs - emuBefore.CPUs
+		}
 		results = append(results, res)
 		printRound(res)
 		if *jsonOut {
@@ -187,13 +272,14 @@ func firstNonEmpty(rs []roundResult) string {
 
 // loader sends the requests.
 type loader struct {
-	hc        *http.Client
-	base      string
-	scopes    string
-	method    string
-	ephemeral bool
-	mu        sync.Mutex
-	users     []string // the identity each lasting caller got first
+	hc      *http.Client
+	base    string
+	scopes  string
+	method  string
+	auth    string   // bearer, dev or anonymous
+	bearers []string // with bearer: caller i's Authorization header
+	mu      sync.Mutex
+	users   []string // the identity each lasting caller got first
 }
 
 type roundResult struct {
@@ -212,6 +298,10 @@ type roundResult struct {
 	Before      procStat `json:"before"`
 	After       procStat `json:"after"`
 	ServiceCPUs float64  `json:"service_cpu_s"`
+	// EmulatorCPUs is the emulator process's CPU in the round (0 with the
+	// embedded emulator, whose CPU is the service's).
+	EmulatorCPUs     float64 `json:"emulator_cpu_s"`
+	EmbeddedEmulator bool    `json:"embedded_emulator"`
 }
 
 func (l *loader) run(n int, d time.Duration) roundResult {
@@ -296,8 +386,11 @@ func (l *loader) call(i int) error {
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if !l.ephemeral {
+	switch l.auth {
+	case "dev":
 		req.Header.Set("X-Caller-Id", "trusted-load-"+strconv.Itoa(i))
+	case "bearer":
+		req.Header.Set("Authorization", l.bearers[i])
 	}
 	resp, err := l.hc.Do(req)
 	if err != nil {
@@ -328,7 +421,7 @@ func (l *loader) call(i int) error {
 	if err != nil || !exp.After(time.Now()) {
 		return fmt.Errorf("bad expiresOn %q", tr.ExpiresOn)
 	}
-	if !l.ephemeral {
+	if l.auth != "anonymous" {
 		l.mu.Lock()
 		first := l.users[i]
 		if first == "" {
@@ -397,6 +490,29 @@ func sample(pid int, debugURL string) procStat {
 	return s
 }
 
+// profile writes a CPU profile of d from the service's profiler to file.
+// The profile's last moments overlap the end of the round by the time a
+// request takes.
+func profile(debugURL string, d time.Duration, file string) error {
+	if debugURL == "" {
+		return errors.New("the service has no profiler (only a service started here has)")
+	}
+	secs := max(1, int(d.Seconds()))
+	resp, err := http.Get(debugURL + "/debug/pprof/profile?seconds=" + strconv.Itoa(secs))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("the profiler answered %s", resp.Status)
+	}
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(file, b, 0o644)
+}
+
 // goroutines reads "goroutine profile: total N" from net/http/pprof.
 func goroutines(debugURL string) int {
 	if debugURL == "" {
@@ -420,9 +536,16 @@ func printRound(r roundResult) {
 	}
 	if r.Before.RSSKiB > 0 {
 		cpu := r.After.CPUs - r.Before.CPUs
-		fmt.Printf("         service: RSS %.1f -> %.1f MiB (peak %.1f), goroutines %d -> %d, threads %d -> %d, fds %d -> %d, CPU %.1f s = %.0f µs/token (service + embedded emulator)\n",
+		what := "service only"
+		if r.EmbeddedEmulator {
+			what = "service + embedded emulator"
+		}
+		fmt.Printf("         service: RSS %.1f -> %.1f MiB (peak %.1f), goroutines %d -> %d, threads %d -> %d, fds %d -> %d, CPU %.1f s = %.0f µs/token (%s)\n",
 			float64(r.Before.RSSKiB)/1024, float64(r.After.RSSKiB)/1024, float64(r.After.HWMKiB)/1024,
-			r.Before.Goroutines, r.After.Goroutines, r.Before.Threads, r.After.Threads, r.Before.FDs, r.After.FDs, cpu, cpu*1e6/float64(max(r.Tokens, 1)))
+			r.Before.Goroutines, r.After.Goroutines, r.Before.Threads, r.After.Threads, r.Before.FDs, r.After.FDs, cpu, cpu*1e6/float64(max(r.Tokens, 1)), what)
+		if !r.EmbeddedEmulator {
+			fmt.Printf("         emulator process: CPU %.1f s = %.0f µs/token\n", r.EmulatorCPUs, r.EmulatorCPUs*1e6/float64(max(r.Tokens, 1)))
+		}
 	}
 }
 
@@ -438,25 +561,30 @@ type service struct {
 	once     sync.Once
 }
 
-func startService() (*service, error) {
-	root, err := moduleRoot()
-	if err != nil {
-		return nil, err
+// build builds the command in pkg (relative to the module root) into a new
+// temporary directory, which the caller removes.
+func build(root, pkg, name string) (bin, tmp string, err error) {
+	if tmp, err = os.MkdirTemp("", "trusted-load-"); err != nil {
+		return "", "", err
 	}
-	tmp, err := os.MkdirTemp("", "trusted-load-")
-	if err != nil {
-		return nil, err
-	}
-	bin := filepath.Join(tmp, "trusted-service")
-	build := exec.Command("go", "build", "-o", bin, "./examples/trusted-service")
-	build.Dir = root
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
+	bin = filepath.Join(tmp, name)
+	cmd := exec.Command("go", "build", "-o", bin, pkg)
+	cmd.Dir = root
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
 		os.RemoveAll(tmp)
-		return nil, fmt.Errorf("building examples/trusted-service: %w", err)
+		return "", "", fmt.Errorf("building %s: %w", pkg, err)
+	}
+	return bin, tmp, nil
+}
+
+func startService(root string, env []string) (*service, error) {
+	bin, tmp, err := build(root, "./examples/trusted-service", "trusted-service")
+	if err != nil {
+		return nil, err
 	}
 	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-debug-addr", "127.0.0.1:0")
-	cmd.Env = serviceEnv()
+	cmd.Env = env
 	// If trusted-load dies, so does the service (Linux only).
 	cmd.SysProcAttr = dieWithParent()
 	stderr, err := cmd.StderrPipe()

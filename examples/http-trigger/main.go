@@ -1,13 +1,13 @@
 // Command http-trigger is the ACS identity quickstart's Azure Function in
 // Go: an Azure Functions custom handler whose GET /api/token creates an ACS
-// identity and a voip token for it. With COMMUNICATION_SERVICES_CONNECTION_STRING
-// unset it starts the ACS Identity emulator in process (not Azure).
-// For what production needs, see examples/trusted-service.
+// identity and a token for it (voip unless ?scopes= says otherwise), served
+// by package tokenservice with anonymous callers. With
+// COMMUNICATION_SERVICES_CONNECTION_STRING unset it starts the ACS Identity
+// emulator in process (not Azure). For what production needs, see
+// examples/trusted-service.
 package main
 
 import (
-	"context"
-	"encoding/json"
 	"log"
 	"net/http"
 	"os"
@@ -15,6 +15,7 @@ import (
 
 	"github.com/acsgo/acsidentity"
 	"github.com/acsgo/acsidentity/emulator"
+	"github.com/acsgo/acsidentity/tokenservice"
 )
 
 func main() {
@@ -28,31 +29,32 @@ func main() {
 		cs = em.ConnectionString()
 		log.Printf("COMMUNICATION_SERVICES_CONNECTION_STRING is unset: using the in-process ACS emulator at %s (NOT Azure)", em.URL)
 	}
-	client, err := acsidentity.NewClientFromConnectionString(cs, nil)
+	client, err := acsidentity.NewClientFromConnectionString(cs, tokenservice.NewClientOptions())
 	if err != nil {
 		log.Fatal(err) // never contains the access key
 	}
-	http.HandleFunc("GET /api/token", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
-		defer cancel()
-		res, err := client.CreateUserAndToken(ctx, []acsidentity.TokenScope{acsidentity.TokenScopeVoIP}, nil)
-		if err != nil {
-			log.Printf("creating an identity and token: %v", err)
-			http.Error(w, `{"error":"the identity service failed"}`, http.StatusBadGateway)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Cache-Control", "no-store")
-		json.NewEncoder(w).Encode(map[string]any{
-			"user":      map[string]string{"communicationUserId": res.User.ID},
-			"token":     res.Token,
-			"expiresOn": res.ExpiresOn.UTC().Format(time.RFC3339),
-		})
-	})
+	// Anyone who can call the function gets a token, for a new identity
+	// each time: the quickstart. The Functions key (authLevel "function")
+	// is the only gate.
+	svc, err := tokenservice.New(client, &tokenservice.Options{AllowAnonymous: true})
+	if err != nil {
+		log.Fatal(err)
+	}
 	port := os.Getenv("FUNCTIONS_CUSTOMHANDLER_PORT") // set by the Functions host
 	if port == "" {
 		port = "7071"
 	}
+	// Timeouts and a header limit, so that slow or huge requests cannot
+	// hold connections and memory (net/http has neither by default).
+	srv := &http.Server{
+		Addr:              "127.0.0.1:" + port,
+		Handler:           svc,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
 	log.Printf("listening on http://127.0.0.1:%s/api/token", port)
-	log.Fatal(http.ListenAndServe("127.0.0.1:"+port, nil))
+	log.Fatal(srv.ListenAndServe())
 }

@@ -8,6 +8,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -211,6 +212,30 @@ func TestBrowserPage(t *testing.T) {
 		}
 	})
 
+	t.Run("a token that is not a JWT: the answer's user and expiresOn", func(t *testing.T) {
+		// ACS may hand out tokens that are not JWTs; the page must not
+		// read them. A stand-in service answers with one.
+		expires := time.Now().Add(24 * time.Hour).UTC()
+		stub := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Access-Control-Allow-Origin", r.Header.Get("Origin"))
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprintf(w, `{"user":{"communicationUserId":"8:acs:stub_1"},"token":"opaque.%d","expiresOn":%q}`, time.Now().UnixNano(), expires.Format(time.RFC3339Nano))
+		}))
+		t.Cleanup(stub.Close)
+		tab, cancel := chromedp.NewContext(browser)
+		defer cancel()
+		if err := chromedp.Do(tab, chromedp.Navigate(pageURL(page, stub.URL, url.Values{"autostart": {"1"}}))); err != nil {
+			t.Fatal(err)
+		}
+		s := waitPage(t, tab, "two fetches", fetched(2))
+		if s.err != "" || s.status != "ok" || s.identity != "8:acs:stub_1" || !strings.Contains(s.scopes, "not a JWT") {
+			t.Fatalf("the page shows %+v", s)
+		}
+		if !strings.HasPrefix(s.expires, expires.Truncate(time.Millisecond).Format("2006-01-02T15:04:05.000Z")) {
+			t.Errorf("the page shows expiry %q, want the answer's expiresOn %s", s.expires, expires.Format(time.RFC3339Nano))
+		}
+	})
+
 	// One service for the bearer and the refused origin: OIDC against a
 	// test identity provider, CORS for the page's origin only.
 	em, err := emulator.Start(nil)
@@ -224,11 +249,11 @@ func TestBrowserPage(t *testing.T) {
 		envConnectionString: em.ConnectionString(),
 		envOIDCIssuer:       testIssuer,
 		envOIDCAudience:     testAudience,
-		envOIDCJWKSURL:      idp.jwksURL(),
+		envOIDCJWKSURL:      idp.JWKSURL(),
 		envCORSOrigins:      page,
 		envLogFormat:        "text",
 	})
-	bearer := signing.sign(t, goodClaims(time.Now(), "browser-bob"), nil)
+	bearer := signing.Sign(t, goodClaims(time.Now(), "browser-bob"), nil)
 
 	t.Run("bearer token, listed origin", func(t *testing.T) {
 		tab := startWithBearer(t, browser, pageURL(page, h.base, nil), bearer)

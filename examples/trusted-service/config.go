@@ -9,9 +9,13 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/acsgo/acsidentity/tokenservice"
+	"github.com/acsgo/acsidentity/tokenservice/oidc"
 )
 
 // Environment variables the service reads. In Azure they are application
@@ -21,6 +25,7 @@ const (
 	envConnectionString = "COMMUNICATION_SERVICES_CONNECTION_STRING"
 	envEndpoint         = "COMMUNICATION_SERVICES_ENDPOINT"
 	envFunctionsPort    = "FUNCTIONS_CUSTOMHANDLER_PORT"
+	envPort             = "PORT"
 
 	envOIDCIssuer     = "TRUSTED_SERVICE_OIDC_ISSUER"
 	envOIDCAudience   = "TRUSTED_SERVICE_OIDC_AUDIENCE"
@@ -30,7 +35,7 @@ const (
 	envOIDCMinRefresh = "TRUSTED_SERVICE_OIDC_JWKS_MIN_REFRESH"
 
 	envCORSOrigins    = "TRUSTED_SERVICE_CORS_ORIGINS"
-	envPort           = "PORT"
+	envAllowedHosts   = "TRUSTED_SERVICE_ALLOWED_HOSTS"
 	envAllowAnonymous = "TRUSTED_SERVICE_ALLOW_ANONYMOUS"
 	envRatePerMinute  = "TRUSTED_SERVICE_RATE_PER_MINUTE"
 	envRateBurst      = "TRUSTED_SERVICE_RATE_BURST"
@@ -39,76 +44,33 @@ const (
 	envLogLevel       = "TRUSTED_SERVICE_LOG_LEVEL"
 )
 
-// Defaults.
+// defaultPort is the port `func start` uses, so URLs match.
+const defaultPort = "7071"
+
+// The ACS resources the service can talk to (config.backend).
 const (
-	defaultPort          = "7071" // the port `func start` uses, so URLs match
-	defaultRatePerMinute = 30
-	defaultRateBurst     = 10
-	defaultMinRefresh    = 5 * time.Minute
+	backendEmulator         = "embedded emulator" // in process: nothing was configured
+	backendConnectionString = "connection string (access key)"
+	backendEntra            = "Entra ID (DefaultAzureCredential)" // managed identity in Azure
 )
-
-// backendKind says which ACS resource the service talks to.
-type backendKind int
-
-const (
-	// backendEmulator is the in-process emulator: nothing was configured.
-	backendEmulator backendKind = iota
-	// backendConnectionString is a resource reached with its access key.
-	backendConnectionString
-	// backendEntra is a resource reached with Entra ID (managed identity in Azure).
-	backendEntra
-)
-
-func (b backendKind) String() string {
-	switch b {
-	case backendConnectionString:
-		return "connection string (access key)"
-	case backendEntra:
-		return "Entra ID (DefaultAzureCredential)"
-	}
-	return "embedded emulator"
-}
 
 // config is everything the service is told at start.
 type config struct {
-	// addr is the TCP address to listen on.
-	addr string
-	// debugAddr, when set, is a loopback address serving net/http/pprof.
-	debugAddr string
+	addr      string // the TCP address to listen on
+	debugAddr string // when set, a loopback address serving net/http/pprof
 
-	backend          backendKind
+	backend          string
 	connectionString string // secret: never log it
 	endpoint         string
 
+	log *slog.Logger
 	// oidc is nil when callers are not authenticated with bearer tokens.
-	oidc *oidcConfig
-	// allowAnonymous lets requests without a bearer token in.
-	allowAnonymous bool
-
-	// corsOrigins are the browser origins allowed to call the service;
-	// corsAnyLoopback allows any http loopback origin (the embedded
-	// emulator's default when corsOrigins is unset).
-	corsOrigins     []string
-	corsAnyLoopback bool
-
-	ratePerMinute float64 // 0 disables the limit
-	rateBurst     int
-
-	// customIDKey, when set, keys the HMAC that turns a caller into a custom ID.
-	customIDKey []byte // secret: never log it
-
-	logFormat string // "text" or "json"
-	logLevel  slog.Level
-}
-
-// oidcConfig configures bearer-token (OIDC / Entra ID) caller authentication.
-type oidcConfig struct {
-	issuer        string
-	audiences     []string
-	jwksURL       string
-	requiredScope string
-	algorithms    []string
-	minRefresh    time.Duration
+	oidc *oidc.Config
+	auth *oidc.Authenticator
+	// service holds the tokenservice options read here (all but the
+	// authenticator and the logger).
+	service       tokenservice.Options
+	ratePerMinute float64 // 0: no limit
 }
 
 // configError is a configuration mistake; its message says what to set.
@@ -121,7 +83,8 @@ func configErrorf(format string, args ...any) error {
 }
 
 // loadConfig reads the command line and the environment (through getenv,
-// so tests can pass their own). Flag errors and -h are reported on stderr.
+// so tests can pass their own), and makes the logger (to stderr) and the
+// OIDC authenticator. Flag errors and -h are reported on stderr.
 func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*config, error) {
 	fs := flag.NewFlagSet("trusted-service", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -141,27 +104,30 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 		return nil, configErrorf("unexpected argument %q; configuration is by environment variable (see README.md)", fs.Arg(0))
 	}
 	env := func(name string) string { return strings.TrimSpace(getenv(name)) }
+	port := func(name, host string) (string, error) {
+		p := env(name)
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return "", configErrorf("%s=%q is not a TCP port", name, p)
+		}
+		return net.JoinHostPort(host, p), nil
+	}
 
-	c := &config{}
+	c := &config{addr: *addr, backend: backendEmulator}
+	var err error
 	switch {
-	case *addr != "":
-		c.addr = *addr
+	case c.addr != "":
 	case env(envFunctionsPort) != "":
-		p := env(envFunctionsPort)
-		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
-			return nil, configErrorf("%s=%q is not a TCP port", envFunctionsPort, p)
-		}
 		// The Functions host only ever calls the handler on loopback.
-		c.addr = net.JoinHostPort("127.0.0.1", p)
-	case env(envPort) != "":
-		p := env(envPort)
-		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
-			return nil, configErrorf("%s=%q is not a TCP port", envPort, p)
+		if c.addr, err = port(envFunctionsPort, "127.0.0.1"); err != nil {
+			return nil, err
 		}
+	case env(envPort) != "":
 		// Container platforms (Cloud Run, Container Apps, Heroku...) set
 		// PORT and send traffic from outside the container: every
 		// interface.
-		c.addr = net.JoinHostPort("", p)
+		if c.addr, err = port(envPort, ""); err != nil {
+			return nil, err
+		}
 	default:
 		c.addr = net.JoinHostPort("127.0.0.1", defaultPort)
 	}
@@ -176,6 +142,23 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 		c.debugAddr = *debugAddr
 	}
 
+	var logOpts slog.HandlerOptions
+	if s := env(envLogLevel); s != "" {
+		var level slog.Level
+		if err := level.UnmarshalText([]byte(s)); err != nil {
+			return nil, configErrorf("%s=%q must be debug, info, warn or error", envLogLevel, s)
+		}
+		logOpts.Level = level
+	}
+	switch f := strings.ToLower(env(envLogFormat)); f {
+	case "", "text":
+		c.log = slog.New(slog.NewTextHandler(stderr, &logOpts))
+	case "json":
+		c.log = slog.New(slog.NewJSONHandler(stderr, &logOpts))
+	default:
+		return nil, configErrorf("%s=%q must be text or json", envLogFormat, f)
+	}
+
 	c.connectionString = env(envConnectionString)
 	c.endpoint = env(envEndpoint)
 	switch {
@@ -185,23 +168,22 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 	case c.connectionString != "":
 		c.backend = backendConnectionString
 	case c.endpoint != "":
-		u, err := url.Parse(c.endpoint)
-		if err != nil || u.Scheme != "https" || u.Host == "" {
+		if u, err := url.Parse(c.endpoint); err != nil || u.Scheme != "https" || u.Host == "" {
 			return nil, configErrorf("%s must be an https URL such as https://<resource>.communication.azure.com", envEndpoint)
 		}
 		c.backend = backendEntra
-	default:
-		c.backend = backendEmulator
 	}
 
-	var err error
-	if c.allowAnonymous, err = parseBool(envAllowAnonymous, env(envAllowAnonymous)); err != nil {
+	o := &c.service
+	if s := env(envAllowAnonymous); s != "" {
+		if o.AllowAnonymous, err = strconv.ParseBool(s); err != nil {
+			return nil, configErrorf("%s=%q must be true or false", envAllowAnonymous, s)
+		}
+	}
+	if err := c.loadOIDC(env); err != nil {
 		return nil, err
 	}
-	if c.oidc, err = loadOIDC(env); err != nil {
-		return nil, err
-	}
-	if c.oidc == nil && !c.allowAnonymous {
+	if c.oidc == nil && !o.AllowAnonymous {
 		if c.backend != backendEmulator {
 			return nil, configErrorf("callers are not authenticated, and the backend is a real ACS resource (%s): "+
 				"set %s and %s (and %s if the issuer has no OIDC discovery document) to accept OIDC / Entra ID bearer tokens, "+
@@ -209,159 +191,101 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 				c.backend, envOIDCIssuer, envOIDCAudience, envOIDCJWKSURL, envAllowAnonymous)
 		}
 		// The embedded emulator is harmless: anonymous callers are allowed.
-		c.allowAnonymous = true
+		o.AllowAnonymous = true
 	}
+	// With the embedded emulator, X-Caller-Id names a lasting identity.
+	o.DevelopmentCallers = c.backend == backendEmulator && o.AllowAnonymous
 
 	if s := env(envCORSOrigins); s != "" {
-		for o := range strings.SplitSeq(s, ",") {
-			if o = strings.TrimSpace(o); o == "" {
+		for origin := range strings.SplitSeq(s, ",") {
+			if origin = strings.TrimSpace(origin); origin == "" {
 				continue
 			}
-			origin, err := parseOrigin(o)
+			norm, err := tokenservice.ParseOrigin(origin)
 			if err != nil {
-				return nil, configErrorf("%s: %q: %v", envCORSOrigins, o, err)
+				return nil, configErrorf("%s: %q: %v", envCORSOrigins, origin, err)
 			}
-			c.corsOrigins = append(c.corsOrigins, origin)
+			o.CORSOrigins = append(o.CORSOrigins, norm)
 		}
 	} else if c.backend == backendEmulator {
-		c.corsAnyLoopback = true
+		o.CORSLoopbackOrigins = true
 	}
 
-	c.ratePerMinute = defaultRatePerMinute
+	if s := env(envAllowedHosts); s != "" {
+		o.AllowedHosts = strings.Split(s, ",") // checked by tokenservice.New
+	}
+
+	c.ratePerMinute = tokenservice.DefaultRatePerMinute
 	if s := env(envRatePerMinute); s != "" {
-		f, err := strconv.ParseFloat(s, 64)
-		if err != nil || f < 0 || f > 1e6 {
+		if c.ratePerMinute, err = strconv.ParseFloat(s, 64); err != nil || c.ratePerMinute < 0 || c.ratePerMinute > 1e6 {
 			return nil, configErrorf("%s=%q must be a number of requests per minute from 0 (no limit) to 1000000", envRatePerMinute, s)
 		}
-		c.ratePerMinute = f
 	}
-	c.rateBurst = defaultRateBurst
+	burst := tokenservice.DefaultRateBurst
 	if s := env(envRateBurst); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > 1e6 {
+		if burst, err = strconv.Atoi(s); err != nil || burst < 1 || burst > 1e6 {
 			return nil, configErrorf("%s=%q must be a whole number from 1 to 1000000", envRateBurst, s)
 		}
-		c.rateBurst = n
 	}
+	o.RateLimiter = tokenservice.NewMemoryRateLimiter(c.ratePerMinute, burst)
 
 	if s := env(envCustomIDKey); s != "" {
-		k, err := base64.StdEncoding.DecodeString(s)
-		if err != nil || len(k) < 16 {
+		if o.CustomIDKey, err = base64.StdEncoding.DecodeString(s); err != nil || len(o.CustomIDKey) < 16 {
 			// Do not quote the value: it is a secret.
 			return nil, configErrorf("%s must be base64 of at least 16 bytes", envCustomIDKey)
-		}
-		c.customIDKey = k
-	}
-
-	switch f := strings.ToLower(env(envLogFormat)); f {
-	case "", "text":
-		c.logFormat = "text"
-	case "json":
-		c.logFormat = "json"
-	default:
-		return nil, configErrorf("%s=%q must be text or json", envLogFormat, f)
-	}
-	if s := env(envLogLevel); s != "" {
-		if err := c.logLevel.UnmarshalText([]byte(s)); err != nil {
-			return nil, configErrorf("%s=%q must be debug, info, warn or error", envLogLevel, s)
 		}
 	}
 	return c, nil
 }
 
+// oidcFields names the environment variable of each oidc.Config field.
+var oidcFields = map[string]string{"Issuer": envOIDCIssuer, "Audiences": envOIDCAudience, "JWKSURL": envOIDCJWKSURL, "Algorithms": envOIDCAlgorithms}
+
 // loadOIDC reads the OIDC settings: none, or the issuer and the audience,
-// with the JWKS URL optional (discovered from the issuer when unset).
-func loadOIDC(env func(string) string) (*oidcConfig, error) {
+// with the JWKS URL optional (discovered from the issuer when unset), and
+// makes the authenticator.
+func (c *config) loadOIDC(env func(string) string) error {
 	issuer, audience, jwks := env(envOIDCIssuer), env(envOIDCAudience), env(envOIDCJWKSURL)
 	if issuer == "" && audience == "" && jwks == "" {
 		for _, name := range []string{envOIDCScope, envOIDCAlgorithms, envOIDCMinRefresh} {
 			if env(name) != "" {
-				return nil, configErrorf("%s is set but %s and %s are not", name, envOIDCIssuer, envOIDCAudience)
+				return configErrorf("%s is set but %s and %s are not", name, envOIDCIssuer, envOIDCAudience)
 			}
 		}
-		return nil, nil
+		return nil
 	}
 	var missing []string
-	for _, v := range []struct{ name, value string }{{envOIDCIssuer, issuer}, {envOIDCAudience, audience}} {
-		if v.value == "" {
-			missing = append(missing, v.name)
+	for name, v := range map[string]string{envOIDCIssuer: issuer, envOIDCAudience: audience} {
+		if v == "" {
+			missing = append(missing, name)
 		}
 	}
 	if len(missing) > 0 {
-		return nil, configErrorf("OIDC authentication needs %s and %s (%s is optional); missing: %s",
+		slices.Sort(missing)
+		return configErrorf("OIDC authentication needs %s and %s (%s is optional); missing: %s",
 			envOIDCIssuer, envOIDCAudience, envOIDCJWKSURL, strings.Join(missing, ", "))
 	}
-	o := &oidcConfig{issuer: issuer, jwksURL: jwks, requiredScope: env(envOIDCScope), minRefresh: defaultMinRefresh}
-	for a := range strings.SplitSeq(audience, ",") {
-		if a = strings.TrimSpace(a); a != "" {
-			o.audiences = append(o.audiences, a)
-		}
-	}
-	if len(o.audiences) == 0 {
-		return nil, configErrorf("%s names no audience", envOIDCAudience)
-	}
-	if jwks != "" {
-		if err := checkFetchURL(jwks); err != nil {
-			return nil, configErrorf("%s: %v", envOIDCJWKSURL, err)
-		}
-	} else if err := checkFetchURL(discoveryURL(issuer)); err != nil {
-		// The discovery document is fetched from the issuer's URL.
-		return nil, configErrorf("%s: %v (or set %s)", envOIDCIssuer, err, envOIDCJWKSURL)
-	}
-	o.algorithms = defaultAlgorithms()
+	o := &oidc.Config{Issuer: issuer, Audiences: strings.Split(audience, ","), JWKSURL: jwks, RequiredScope: env(envOIDCScope), Logger: c.log}
 	if s := env(envOIDCAlgorithms); s != "" {
-		o.algorithms = nil
 		for a := range strings.SplitSeq(s, ",") {
-			a = strings.TrimSpace(a)
-			if !isSupportedAlgorithm(a) {
-				return nil, configErrorf("%s: %q is not one of %s", envOIDCAlgorithms, a, strings.Join(defaultAlgorithms(), ", "))
-			}
-			o.algorithms = append(o.algorithms, a)
+			o.Algorithms = append(o.Algorithms, strings.TrimSpace(a))
 		}
 	}
 	if s := env(envOIDCMinRefresh); s != "" {
 		d, err := time.ParseDuration(s)
 		if err != nil || d < 0 {
-			return nil, configErrorf("%s=%q must be a duration such as 5m (0 refreshes on every unknown key ID)", envOIDCMinRefresh, s)
+			return configErrorf("%s=%q must be a duration such as 5m (0 refreshes on every unknown key ID)", envOIDCMinRefresh, s)
 		}
-		o.minRefresh = d
-	}
-	return o, nil
-}
-
-// checkFetchURL accepts https URLs, and http URLs to loopback hosts (tests
-// and local identity providers).
-func checkFetchURL(s string) error {
-	u, err := url.Parse(s)
-	if err != nil || u.Host == "" {
-		return errors.New("not an absolute URL")
-	}
-	switch u.Scheme {
-	case "https":
-		return nil
-	case "http":
-		if isLoopback(u.Hostname()) {
-			return nil
+		if o.MinRefresh = d; d == 0 {
+			o.MinRefresh = -1 // no minimum
 		}
 	}
-	return errors.New("must be an https URL (http is allowed only for loopback hosts)")
-}
-
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
+	auth, err := oidc.New(*o)
+	if ce, ok := errors.AsType[*oidc.ConfigError](err); ok {
+		return configErrorf("%s: %s", oidcFields[ce.Field], ce.Problem)
+	} else if err != nil {
+		return err
 	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
-func parseBool(name, s string) (bool, error) {
-	if s == "" {
-		return false, nil
-	}
-	b, err := strconv.ParseBool(s)
-	if err != nil {
-		return false, configErrorf("%s=%q must be true or false", name, s)
-	}
-	return b, nil
+	c.oidc, c.auth = o, auth
+	return nil
 }

@@ -1,15 +1,24 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/acsgo/acsidentity"
+	"github.com/acsgo/acsidentity/emulator"
+	"github.com/acsgo/acsidentity/internal/testutil"
+	"github.com/acsgo/acsidentity/tokenservice"
 )
 
 // TestFunctionsConfigMatchesRoutes checks host.json and every function.json
@@ -96,14 +105,19 @@ func TestFunctionsConfigMatchesRoutes(t *testing.T) {
 		declared[path] = methods
 	}
 
+	client, err := acsidentity.NewClientFromConnectionString("endpoint=http://127.0.0.1:10780/;accesskey="+emulator.DevelopmentKey, tokenservice.NewClientOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := tokenservice.New(client, &tokenservice.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	served := map[string][]string{}
-	for _, rt := range routes {
-		if rt.path == "/" {
-			continue // the health probe: the host calls it directly
-		}
+	for _, e := range svc.Endpoints() {
 		// OPTIONS too: the host must forward CORS preflights, which the
-		// handler answers (cors.go).
-		served[rt.path] = append(slices.Clone(rt.methods), http.MethodOptions)
+		// handler answers. (The health probe, /, the host calls directly.)
+		served[e.Path] = append(e.Methods, http.MethodOptions)
 	}
 	for path, methods := range declared {
 		got, ok := served[path]
@@ -186,7 +200,7 @@ func TestLoadConfig(t *testing.T) {
 		check   func(*testing.T, *config)
 	}{
 		{name: "nothing: emulator, anonymous, port 7071", check: func(t *testing.T, c *config) {
-			if c.backend != backendEmulator || !c.allowAnonymous || c.addr != "127.0.0.1:7071" || c.oidc != nil {
+			if c.backend != backendEmulator || !c.service.AllowAnonymous || !c.service.DevelopmentCallers || c.addr != "127.0.0.1:7071" || c.oidc != nil {
 				t.Errorf("config = %+v", c)
 			}
 		}},
@@ -214,18 +228,18 @@ func TestLoadConfig(t *testing.T) {
 		}},
 		{name: "bad PORT", env: map[string]string{envPort: "http"}, wantErr: envPort},
 		{name: "CORS: emulator allows loopback origins by default", check: func(t *testing.T, c *config) {
-			if !c.corsAnyLoopback || c.corsOrigins != nil {
-				t.Errorf("cors = %v %v", c.corsAnyLoopback, c.corsOrigins)
+			if !c.service.CORSLoopbackOrigins || c.service.CORSOrigins != nil {
+				t.Errorf("cors = %v %v", c.service.CORSLoopbackOrigins, c.service.CORSOrigins)
 			}
 		}},
 		{name: "CORS: listed origins only", env: map[string]string{envCORSOrigins: "https://App.example.com, http://localhost:3000"}, check: func(t *testing.T, c *config) {
-			if c.corsAnyLoopback || !slices.Equal(c.corsOrigins, []string{"https://app.example.com", "http://localhost:3000"}) {
-				t.Errorf("cors = %v %q", c.corsAnyLoopback, c.corsOrigins)
+			if c.service.CORSLoopbackOrigins || !slices.Equal(c.service.CORSOrigins, []string{"https://app.example.com", "http://localhost:3000"}) {
+				t.Errorf("cors = %v %q", c.service.CORSLoopbackOrigins, c.service.CORSOrigins)
 			}
 		}},
 		{name: "CORS: none with a real resource by default", env: merge(oidc, map[string]string{envConnectionString: cs}), check: func(t *testing.T, c *config) {
-			if c.corsAnyLoopback || c.corsOrigins != nil {
-				t.Errorf("cors = %v %q", c.corsAnyLoopback, c.corsOrigins)
+			if c.service.CORSLoopbackOrigins || c.service.CORSOrigins != nil {
+				t.Errorf("cors = %v %q", c.service.CORSLoopbackOrigins, c.service.CORSOrigins)
 			}
 		}},
 		{name: "CORS: wildcard refused", env: map[string]string{envCORSOrigins: "*"}, wantErr: envCORSOrigins},
@@ -245,12 +259,12 @@ func TestLoadConfig(t *testing.T) {
 			wantErr: "set " + envOIDCIssuer + " and " + envOIDCAudience + " (and " + envOIDCJWKSURL},
 		{name: "endpoint without authentication is refused", env: map[string]string{envEndpoint: "https://contoso.communication.azure.com"}, wantErr: envAllowAnonymous + "=true"},
 		{name: "real resource, anonymous allowed", env: map[string]string{envConnectionString: cs, envAllowAnonymous: "true"}, check: func(t *testing.T, c *config) {
-			if c.backend != backendConnectionString || !c.allowAnonymous {
+			if c.backend != backendConnectionString || !c.service.AllowAnonymous || c.service.DevelopmentCallers {
 				t.Errorf("config = %+v", c)
 			}
 		}},
 		{name: "endpoint with OIDC", env: merge(oidc, map[string]string{envEndpoint: "https://contoso.communication.azure.com"}), check: func(t *testing.T, c *config) {
-			if c.backend != backendEntra || c.allowAnonymous || c.oidc == nil || c.oidc.minRefresh != defaultMinRefresh {
+			if c.backend != backendEntra || c.service.AllowAnonymous || c.oidc == nil || c.auth == nil || c.oidc.MinRefresh != 0 {
 				t.Errorf("config = %+v", c)
 			}
 		}},
@@ -258,7 +272,7 @@ func TestLoadConfig(t *testing.T) {
 		{name: "http endpoint", env: map[string]string{envEndpoint: "http://x.communication.azure.com", envAllowAnonymous: "1"}, wantErr: "https"},
 		{name: "partial OIDC", env: map[string]string{envOIDCIssuer: "https://i"}, wantErr: "missing: " + envOIDCAudience},
 		{name: "OIDC by discovery", env: map[string]string{envOIDCIssuer: "https://login.microsoftonline.com/t/v2.0", envOIDCAudience: "api://x"}, check: func(t *testing.T, c *config) {
-			if c.oidc == nil || c.oidc.jwksURL != "" || c.oidc.issuer != "https://login.microsoftonline.com/t/v2.0" {
+			if c.oidc == nil || c.oidc.JWKSURL != "" || c.oidc.Issuer != "https://login.microsoftonline.com/t/v2.0" {
 				t.Errorf("oidc = %+v, want discovery from the issuer", c.oidc)
 			}
 		}},
@@ -299,5 +313,49 @@ func TestLoadConfig(t *testing.T) {
 				tc.check(t, c)
 			}
 		})
+	}
+}
+
+// TestAllowedHosts: TRUSTED_SERVICE_ALLOWED_HOSTS adds host names that the
+// embedded emulator's development service answers (a container reached by
+// its service name, say), and a value tokenservice refuses stops the start
+// as a configuration error.
+func TestAllowedHosts(t *testing.T) {
+	t.Parallel()
+	env := func(hosts string) func(string) string {
+		return func(k string) string { return map[string]string{envAllowedHosts: hosts}[k] }
+	}
+	err := run(context.Background(), []string{"-addr", "127.0.0.1:0"}, env("trusted-service:7071"), io.Discard)
+	if _, ok := errors.AsType[*configError](err); !ok || !strings.Contains(err.Error(), "AllowedHosts") {
+		t.Fatalf("run with a host and port in %s = %v, want a configuration error", envAllowedHosts, err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	logs := &testutil.SyncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, env("trusted-service, tokens.example"), logs)
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	addr := regexp.MustCompile(`msg=listening addr=(127\.0\.0\.1:\d+)`)
+	var base string
+	for deadline := time.Now().Add(time.Minute); base == ""; time.Sleep(20 * time.Millisecond) {
+		if m := addr.FindStringSubmatch(logs.String()); m != nil {
+			base = "http://" + m[1]
+		} else if time.Now().After(deadline) {
+			t.Fatalf("the service did not listen:\n%s", logs.String())
+		}
+	}
+	for host, want := range map[string]int{"trusted-service:7071": 200, "tokens.example": 200, "localhost": 200, "rebind.attacker.example": 403} {
+		req, _ := http.NewRequest("GET", base+"/api/token", nil)
+		req.Host = host
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != want {
+			t.Errorf("Host %s: %d, want %d", host, res.StatusCode, want)
+		}
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"regexp"
@@ -31,6 +32,7 @@ import (
 
 	"github.com/acsgo/acsidentity/emulator"
 	"github.com/acsgo/acsidentity/internal/testutil"
+	"github.com/acsgo/acsidentity/tokenservice"
 )
 
 // startTimeout bounds how long a handler may take to answer its first
@@ -251,6 +253,10 @@ func (p *handlerProc) send(req hostRequest) response {
 		r.Header.Set("Content-Type", "application/json")
 	}
 	for k, v := range req.header {
+		if k == "Host" {
+			r.Host = v
+			continue
+		}
 		r.Header.Set(k, v)
 	}
 	resp, err := (&http.Client{Timeout: 2 * time.Minute}).Do(r)
@@ -263,6 +269,15 @@ func (p *handlerProc) send(req hostRequest) response {
 		p.t.Fatal(err)
 	}
 	return response{status: resp.StatusCode, header: resp.Header, body: b, invocationID: id}
+}
+
+// port is the handler's port.
+func (p *handlerProc) port() string {
+	u, err := url.Parse(p.base)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return u.Port()
 }
 
 func newInvocationID() string {
@@ -421,7 +436,7 @@ func TestEndToEndFunctionsHost(t *testing.T) {
 		envConnectionString: em.ConnectionString(),
 		envOIDCIssuer:       testIssuer,
 		envOIDCAudience:     testAudience,
-		envOIDCJWKSURL:      p.jwksURL(),
+		envOIDCJWKSURL:      p.JWKSURL(),
 		envOIDCMinRefresh:   "0s", // pick up the rotation below at once
 		envRatePerMinute:    "100000",
 		envRateBurst:        "100000",
@@ -430,7 +445,7 @@ func TestEndToEndFunctionsHost(t *testing.T) {
 	now := time.Now()
 	const aliceOID = "00000000-0000-0000-0000-0000000000aa"
 	bearer := func(k *testKey, claims map[string]any, hdr map[string]any) map[string]string {
-		return map[string]string{"Authorization": "Bearer " + k.sign(t, claims, hdr)}
+		return map[string]string{"Authorization": "Bearer " + k.Sign(t, claims, hdr)}
 	}
 	alice := bearer(signing, goodClaims(now, "alice"), nil)
 	bob := bearer(signing, with(goodClaims(now, "bob"), "oid", nil), nil)
@@ -495,7 +510,7 @@ func TestEndToEndFunctionsHost(t *testing.T) {
 	})
 
 	t.Run("request errors", func(t *testing.T) {
-		big := `{"scopes":["voip"],"pad":"` + strings.Repeat("x", maxBodyBytes) + `"}`
+		big := `{"scopes":["voip"],"pad":"` + strings.Repeat("x", tokenservice.DefaultMaxBodyBytes) + `"}`
 		cases := []struct {
 			name   string
 			req    hostRequest
@@ -541,7 +556,7 @@ func TestEndToEndFunctionsHost(t *testing.T) {
 
 	t.Run("caller authentication", func(t *testing.T) {
 		hs256 := bearer(signing, goodClaims(now, "alice"), map[string]any{"alg": "HS256"})
-		other := &testKey{kid: "key-1", alg: "RS256", priv: rsaKey(t, 1)}
+		other := &testKey{KID: "key-1", Alg: "RS256", Priv: testutil.RSAKey(1)}
 		cases := []struct {
 			name   string
 			header map[string]string
@@ -571,14 +586,14 @@ func TestEndToEndFunctionsHost(t *testing.T) {
 		// The issuer rotates to a new key; a token signed with it triggers a
 		// refresh of the JWKS and is accepted.
 		rotated := newTestKey(t, "key-2", "ES256")
-		p.setKeys(signing, rotated)
-		before := p.fetchCount()
+		p.SetKeys(signing, rotated)
+		before := p.Fetches()
 		r := h.send(hostRequest{method: "GET", path: "/api/token", header: bearer(rotated, goodClaims(now, "alice"), nil)})
 		tb := wantToken(t, "rotated key", r, true)
 		if tb.User.CommunicationUserID != aliceUser {
 			t.Error("the rotated key's token for alice gave another identity")
 		}
-		if p.fetchCount() <= before {
+		if p.Fetches() <= before {
 			t.Error("the JWKS was not fetched again for the new key")
 		}
 		issued = append(issued, tb.Token)
@@ -589,7 +604,7 @@ func TestEndToEndFunctionsHost(t *testing.T) {
 			// The emulator reads the Teams token's claims; it does not
 			// check Entra ID's signature.
 			k := newTestKey(t, "entra", "EdDSA")
-			return k.sign(t, map[string]any{
+			return k.Sign(t, map[string]any{
 				"aud": emulator.TeamsUserAudience, "appid": appid, "oid": oid,
 				"tid": "00000000-0000-0000-0000-0000000000bb", "exp": now.Add(time.Hour).Unix(),
 			}, nil)
@@ -764,8 +779,19 @@ func TestEndToEndZeroConfig(t *testing.T) {
 	if c.User.CommunicationUserID == a.User.CommunicationUserID {
 		t.Error("a call without X-Caller-Id got the named identity")
 	}
-	r := h.send(hostRequest{method: "GET", path: "/api/token", header: map[string]string{devCallerHeader: strings.Repeat("x", maxDevCallerID+1)}})
+	r := h.send(hostRequest{method: "GET", path: "/api/token", header: map[string]string{devCallerHeader: strings.Repeat("x", 129)}})
 	wantError(t, "long X-Caller-Id", r, 400, "InvalidRequest")
+
+	// A page that reached this loopback service by DNS rebinding sends its
+	// own host name: refused. The health probe answers any host.
+	for _, host := range []string{"rebind.attacker.example", "rebind.attacker.example:" + h.port()} {
+		r = h.send(hostRequest{method: "GET", path: "/api/token", header: map[string]string{"Host": host, devCallerHeader: "dev-alice"}})
+		wantError(t, "Host "+host, r, 403, "HostNotAllowed")
+	}
+	if r := h.send(hostRequest{method: "GET", path: "/", header: map[string]string{"Host": "rebind.attacker.example"}}); r.status != 200 {
+		t.Errorf("health with another Host: %d", r.status)
+	}
+	wantToken(t, "Host localhost", h.send(hostRequest{method: "GET", path: "/api/token", header: map[string]string{"Host": "localhost:" + h.port()}}), true)
 
 	// The token verifies with the embedded emulator's published key.
 	resp, err := http.Get(emURL[1] + emulator.JWKSPath)

@@ -1,4 +1,4 @@
-package main
+package tokenservice
 
 import (
 	"errors"
@@ -11,22 +11,19 @@ import (
 
 // corsMaxAge is how long a browser may cache a preflight's answer, in
 // seconds (Chromium caps it at 2 hours).
-const corsMaxAge = 600
+const corsMaxAge = "600"
 
 // corsPolicy says which browser origins may call the service (CORS). A
 // browser app on another origin sends its token requests with an Origin
 // header, and before a request with Authorization or a JSON body, an
-// OPTIONS preflight. The handler answers both itself, so that a plain
-// `go run` (which has no Functions platform in front of it) can be
-// called from a page; in Azure the platform's CORS setting must then be
-// left empty (README.md, CORS).
+// OPTIONS preflight. The Service answers both itself, so that it works
+// without a platform in front of it. A nil policy sends no CORS headers.
 type corsPolicy struct {
 	// origins are the allowed origins, exactly, as browsers send them
 	// (scheme://host[:port], default port left out).
 	origins []string
 	// anyLoopback allows any http://localhost:<port>, http://127.0.0.1:<port>
-	// or http://[::1]:<port> origin: the embedded emulator's default, so a
-	// local front end works with nothing set.
+	// or http://[::1]:<port> origin.
 	anyLoopback bool
 	// devCallers adds X-Caller-Id to the headers a preflight allows.
 	devCallers bool
@@ -59,57 +56,70 @@ func (p *corsPolicy) allows(origin string) bool {
 	return true
 }
 
-// apply adds the CORS headers of a request to an allowed origin (every
-// answer, errors included), and answers a preflight. It reports whether it
-// has answered the request. Preflights need no bearer token and do not
-// count against the rate limit: the browser sends them without
-// credentials, before the request it is about to make.
-func (p *corsPolicy) apply(w http.ResponseWriter, r *http.Request, rt *route) (answered bool) {
+var (
+	varyOrigin       = []string{"Origin"}
+	varyPreflight    = []string{"Access-Control-Request-Method", "Access-Control-Request-Headers"}
+	exposeHeaders    = []string{"Retry-After, WWW-Authenticate"}
+	corsMaxAgeHeader = []string{corsMaxAge}
+	allowHeaders     = []string{"Authorization, Content-Type"}
+	allowHeadersDev  = []string{"Authorization, Content-Type, " + DevCallerHeader}
+)
+
+// apply adds the CORS headers of a request from an allowed origin (every
+// answer, errors included), and answers preflights and other OPTIONS
+// requests. It reports whether it has answered the request. Preflights
+// need no credentials and do not count against the rate limit: the browser
+// sends them without credentials, before the request it is about to make.
+func (p *corsPolicy) apply(w http.ResponseWriter, r *http.Request, rt *route, s *Service, l *requestLog) (answered bool) {
 	h := w.Header()
 	origin := r.Header.Get("Origin")
+	allowed := p.allows(origin)
 	if p != nil {
 		// The answer depends on Origin: caches must keep one per origin.
-		h.Add("Vary", "Origin")
+		h["Vary"] = append(h["Vary"], varyOrigin...)
 	}
-	allowed := p.allows(origin)
 	if allowed {
 		h.Set("Access-Control-Allow-Origin", origin)
 		// Let the app read why it must wait or sign in again.
-		h.Set("Access-Control-Expose-Headers", "Retry-After, WWW-Authenticate")
+		h["Access-Control-Expose-Headers"] = exposeHeaders
 	}
 	if r.Method != http.MethodOptions || rt == nil {
 		return false
 	}
-	methods := append(slices.Clone(rt.methods), http.MethodOptions)
 	if origin == "" || r.Header.Get("Access-Control-Request-Method") == "" {
 		// Not a preflight: say what the route takes.
-		h.Set("Allow", strings.Join(methods, ", "))
+		h.Set("Allow", rt.allow)
+		l.status = http.StatusNoContent
 		w.WriteHeader(http.StatusNoContent)
 		return true
 	}
-	h.Add("Vary", "Access-Control-Request-Method")
-	h.Add("Vary", "Access-Control-Request-Headers")
+	if p != nil {
+		h["Vary"] = append(h["Vary"], varyPreflight...)
+	}
 	if !allowed {
 		// No CORS headers: the browser refuses the request it was about
 		// to make. The body is for whoever looks at the network tab.
-		writeError(w, http.StatusForbidden, "OriginNotAllowed", "This origin may not call the service from a browser (TRUSTED_SERVICE_CORS_ORIGINS).")
+		l.reason = "CORS preflight from an origin that is not allowed"
+		s.writeError(w, l, http.StatusForbidden, "OriginNotAllowed", "This origin may not call the service from a browser.")
 		return true
 	}
-	allowHeaders := "Authorization, Content-Type"
+	h.Set("Access-Control-Allow-Methods", rt.allow)
 	if p.devCallers {
-		allowHeaders += ", " + devCallerHeader
+		h["Access-Control-Allow-Headers"] = allowHeadersDev
+	} else {
+		h["Access-Control-Allow-Headers"] = allowHeaders
 	}
-	h.Set("Access-Control-Allow-Methods", strings.Join(methods, ", "))
-	h.Set("Access-Control-Allow-Headers", allowHeaders)
-	h.Set("Access-Control-Max-Age", strconv.Itoa(corsMaxAge))
+	h["Access-Control-Max-Age"] = corsMaxAgeHeader
+	l.status = http.StatusNoContent
 	w.WriteHeader(http.StatusNoContent)
 	return true
 }
 
-// parseOrigin checks one TRUSTED_SERVICE_CORS_ORIGINS entry and returns it
-// as a browser sends it in Origin: lower-case scheme and host, default port
-// left out.
-func parseOrigin(s string) (string, error) {
+// ParseOrigin checks a CORS origin as Options.CORSOrigins takes it and
+// returns it as browsers send it in the Origin header: lower-case scheme
+// and host, default port left out ("https://App.example.com:443/" is
+// "https://app.example.com").
+func ParseOrigin(s string) (string, error) {
 	if s == "*" {
 		return "", errors.New(`"*" is not accepted: list the origins of your web apps`)
 	}

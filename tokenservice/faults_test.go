@@ -1,25 +1,24 @@
-package main
+package tokenservice_test
 
 // Fault tests: the service's endpoints while ACS (the emulator, with
 // injected faults) throttles, fails, drops connections, or acts and then
 // fails. Each test states what the caller sees and what state results;
-// README.md's "Failures" section is the same table. The service runs in
-// process, with its own client options except for shorter retry delays
-// (testClientOptions), against an emulator served over TCP so that
-// connections can really be dropped.
+// examples/trusted-service/README.md's "Failures" section is the same
+// table. The service runs in process, with NewClientOptions except for
+// shorter retry delays (testClientOptions), against an emulator served over
+// TCP so that connections can really be dropped.
 
 import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/acsgo/acsidentity"
 	"github.com/acsgo/acsidentity/emulator"
+	"github.com/acsgo/acsidentity/tokenservice"
 )
 
 type faultEnv struct {
@@ -41,8 +40,7 @@ func newFaultEnv(t *testing.T) *faultEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	auth := &authenticator{allowAnonymous: true, devCallers: true}
-	return &faultEnv{t: t, em: srv.Emulator, h: newTestService(t, acs, auth)}
+	return &faultEnv{t: t, em: srv.Emulator, h: newService(t, acs, nil)}
 }
 
 type faultResp struct {
@@ -54,17 +52,13 @@ type faultResp struct {
 // call sends a request to the service; callerID, if set, is X-Caller-Id.
 func (env *faultEnv) call(method, path, callerID, body string) faultResp {
 	env.t.Helper()
-	r := httptest.NewRequest(method, path, strings.NewReader(body))
-	if body != "" {
-		r.Header.Set("Content-Type", "application/json")
-	}
+	var header map[string]string
 	if callerID != "" {
-		r.Header.Set(devCallerHeader, callerID)
+		header = map[string]string{tokenservice.DevCallerHeader: callerID}
 	}
-	rec := httptest.NewRecorder()
-	env.h.ServeHTTP(rec, r)
-	b, _ := io.ReadAll(rec.Result().Body)
-	return faultResp{status: rec.Code, header: rec.Result().Header, body: b}
+	res := serve(env.h, method, path, header, body)
+	b, _ := io.ReadAll(res.Body)
+	return faultResp{status: res.StatusCode, header: res.Header, body: b}
 }
 
 // wantErr checks an error answer: status, JSON error code and Retry-After
@@ -88,7 +82,7 @@ func (env *faultEnv) token(what, callerID string) (tok, user string) {
 	if r.status != http.StatusOK {
 		env.t.Fatalf("%s: /api/token answered %d %s", what, r.status, r.body)
 	}
-	var v tokenResponse
+	var v tokenBody
 	if err := json.Unmarshal(r.body, &v); err != nil || v.User == nil {
 		env.t.Fatalf("%s: %s: %v", what, r.body, err)
 	}
@@ -384,7 +378,7 @@ func TestFaultsTeamsExchange(t *testing.T) {
 				env.wantErr("exchange", r, c.status, c.code, c.retryAfter)
 				r = env.call("POST", "/api/token/teams", "", body) // the caller's retry
 			}
-			var v tokenResponse
+			var v tokenBody
 			if err := json.Unmarshal(r.body, &v); err != nil || r.status != http.StatusOK {
 				t.Fatalf("exchange: %d %s", r.status, r.body)
 			}

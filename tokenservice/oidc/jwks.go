@@ -1,4 +1,4 @@
-package main
+package oidc
 
 import (
 	"context"
@@ -9,11 +9,12 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/MicahParks/jwkset"
+
+	"github.com/acsgo/acsidentity/tokenservice"
 )
 
 const (
@@ -26,7 +27,8 @@ const (
 	jwksMaxAge = 12 * time.Hour
 	// jwksFetchTimeout bounds one fetch (discovery and JWKS together).
 	jwksFetchTimeout = 10 * time.Second
-	// jwksRetryEmpty is how soon a failed first fetch is retried.
+	// jwksRetryEmpty is how soon after a failed first fetch another may
+	// start.
 	jwksRetryEmpty = 10 * time.Second
 	// minRSABits is the smallest RSA modulus accepted.
 	minRSABits = 2048
@@ -46,25 +48,35 @@ const (
 // the whole set when one key in it is malformed; this cache answers at once
 // and skips the keys it cannot use.)
 //
+// At most one fetch is in flight. It runs on its own goroutine, bounded by
+// jwksFetchTimeout whoever started it; the requests that need its result
+// wait for it or for the end of their own context, whichever comes first,
+// and then answer from the keys it left, without fetching again. The
+// intervals run from when the last fetch ended, so a slow or hanging
+// issuer cannot turn waiting requests into a line of fetches one after the
+// other.
+//
 // With url empty, the JWKS URL is read from the issuer's OpenID Connect
-// discovery document, <issuer>/.well-known/openid-configuration.
+// discovery document.
 type jwksCache struct {
 	url    string // the JWKS URL; empty: discover it from issuer
 	issuer string // for discovery
 	client *http.Client
-	// minRefresh is the least time between two fetches.
+	// minRefresh is the least time between the end of a fetch and the
+	// start of one for an unknown key ID.
 	minRefresh time.Duration
-	now        func() time.Time
-	logger     *slog.Logger
+	// fetchTimeout bounds a fetch (jwksFetchTimeout).
+	fetchTimeout time.Duration
+	now          func() time.Time
+	logger       *slog.Logger
 
-	fetchMu sync.Mutex // held during a fetch: one fetch at a time
-
-	mu          sync.Mutex     // guards the fields below; never held during I/O
-	keys        jwkset.Storage // nil until the first successful fetch
-	jwksURL     string         // discovered (or configured) JWKS URL
-	fetchedAt   time.Time      // last successful fetch
-	attemptedAt time.Time      // last fetch, successful or not
-	fetches     int            // number of fetches started (for tests)
+	mu        sync.Mutex     // guards the fields below; never held during I/O
+	keys      jwkset.Storage // nil until the first successful fetch
+	jwksURL   string         // discovered (or configured) JWKS URL
+	fetchedAt time.Time      // end of the last successful fetch
+	endedAt   time.Time      // end of the last fetch, successful or not
+	inflight  chan struct{}  // closed when the fetch in flight ends; nil if none
+	fetches   int            // number of fetches started (for tests)
 
 	// Storage is nil: it only completes the jwkset.Storage interface that
 	// keyfunc takes, and keyfunc calls nothing but KeyRead and KeyReadAll,
@@ -72,50 +84,113 @@ type jwksCache struct {
 	jwkset.Storage
 }
 
-// errKeysUnavailable means no key set could be fetched.
-var errKeysUnavailable = &authError{code: "temporarily_unavailable", message: "Caller authentication is temporarily unavailable.", detail: "no JWKS could be fetched", unavailable: true}
+func newJWKSCache(url, issuer string, client *http.Client, minRefresh time.Duration, logger *slog.Logger) *jwksCache {
+	return &jwksCache{url: url, issuer: issuer, client: client, minRefresh: minRefresh, fetchTimeout: jwksFetchTimeout, now: time.Now, logger: logger}
+}
 
-// KeyRead returns the key with ID kid, fetching the set when there is none
-// yet, when it is older than jwksMaxAge, or when it lacks kid; the last two
-// at most once per minRefresh. Its errors are *authError.
+// errKeysUnavailable means no key set could be fetched: the caller is not
+// at fault and gets 503, not 401.
+var errKeysUnavailable = &tokenservice.AuthError{
+	Status: http.StatusServiceUnavailable, Code: "AuthenticationUnavailable", Message: "Caller authentication is temporarily unavailable.",
+	RetryAfter: 10 * time.Second, Reason: "no JWKS could be fetched",
+}
+
+// errNotInSet marks an unknown key ID's error (for FetchKeys).
+var errNotInSet = errors.New("not in the JWKS")
+
+// KeyRead returns the key with ID kid. It fetches the set when there is
+// none yet, when it is older than jwksMaxAge, or when it lacks kid; the
+// last two at most once per minRefresh. Its errors are
+// *tokenservice.AuthError.
 func (c *jwksCache) KeyRead(ctx context.Context, kid string) (jwkset.JWK, error) {
-	if k, done, err := c.lookup(ctx, kid, false); done {
-		return k, err
-	}
-	c.fetchMu.Lock()
-	defer c.fetchMu.Unlock()
-	// Another request may have fetched while we waited.
-	if k, done, err := c.lookup(ctx, kid, true); done {
-		return k, err
-	}
-	keys, url, err := c.fetch(ctx)
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err != nil {
-		n := 0
-		if c.keys != nil {
-			all, _ := c.keys.KeyReadAll(ctx)
-			n = len(all)
+	k, known := c.lookup(ctx, kid)
+	now := c.now()
+	stale := now.Sub(c.fetchedAt) >= jwksMaxAge
+	switch {
+	case known && !stale:
+		c.mu.Unlock()
+		return k, nil
+	case c.inflight != nil:
+		// Share the fetch in flight.
+	case c.keys == nil && !c.endedAt.IsZero() && now.Sub(c.endedAt) < min(c.minRefresh, jwksRetryEmpty):
+		// Nothing to answer with: retry soon, but not on every request.
+		c.mu.Unlock()
+		return jwkset.JWK{}, errKeysUnavailable
+	case c.keys != nil && now.Sub(c.endedAt) < c.minRefresh:
+		// Too soon to ask the issuer again: answer from what we have,
+		// stale or not.
+		defer c.mu.Unlock()
+		if known {
+			return k, nil
 		}
-		c.logger.Warn("fetching the OIDC signing keys failed; keeping the keys we have",
-			"jwks_url", url, "issuer", c.issuer, "error", err.Error(), "cached_keys", n)
-	} else {
-		c.keys, c.fetchedAt, c.jwksURL = keys, c.now(), url
-		all, _ := keys.KeyReadAll(ctx)
-		c.logger.Info("fetched the OIDC signing keys", "jwks_url", url, "keys", len(all))
+		return jwkset.JWK{}, c.unknown(kid)
+	default:
+		c.startFetch(ctx)
 	}
-	if c.keys == nil {
+	done := c.inflight
+	c.mu.Unlock()
+	select {
+	case <-done:
+	case <-ctx.Done():
 		return jwkset.JWK{}, errKeysUnavailable
 	}
-	if k, err := c.keys.KeyRead(ctx, kid); err == nil {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if k, ok := c.lookup(ctx, kid); ok {
 		return k, nil // possibly stale, if the refresh failed
 	}
 	return jwkset.JWK{}, c.unknown(kid)
 }
 
+// startFetch starts a fetch on its own goroutine. c.mu is held.
+func (c *jwksCache) startFetch(ctx context.Context) {
+	done := make(chan struct{})
+	c.inflight = done
+	c.fetches++
+	url := c.url
+	if url == "" {
+		url = c.jwksURL
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.fetchTimeout)
+	go func() {
+		defer cancel()
+		keys, url, err := c.fetch(ctx, url)
+		n := 0
+		if keys != nil {
+			all, _ := keys.KeyReadAll(ctx)
+			n = len(all)
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.endedAt, c.inflight = c.now(), nil
+		defer close(done)
+		if err != nil {
+			if c.keys != nil {
+				all, _ := c.keys.KeyReadAll(ctx)
+				n = len(all)
+			}
+			c.logger.Warn("fetching the OIDC signing keys failed; keeping the keys we have",
+				"jwks_url", url, "issuer", c.issuer, "error", err.Error(), "cached_keys", n)
+			return
+		}
+		c.keys, c.fetchedAt, c.jwksURL = keys, c.endedAt, url
+		c.logger.Info("fetched the OIDC signing keys", "jwks_url", url, "keys", n)
+	}()
+}
+
+// lookup finds kid in the current set. c.mu is held.
+func (c *jwksCache) lookup(ctx context.Context, kid string) (jwkset.JWK, bool) {
+	if c.keys == nil {
+		return jwkset.JWK{}, false
+	}
+	k, err := c.keys.KeyRead(ctx, kid)
+	return k, err == nil
+}
+
 // KeyReadAll returns every key of the current set (none before the first
-// fetch). keyfunc uses it only for tokens without a kid, which validate
-// refuses before any lookup.
+// fetch). keyfunc uses it only for tokens without a kid, which the
+// validator refuses before any lookup.
 func (c *jwksCache) KeyReadAll(ctx context.Context) ([]jwkset.JWK, error) {
 	c.mu.Lock()
 	keys := c.keys
@@ -126,61 +201,19 @@ func (c *jwksCache) KeyReadAll(ctx context.Context) ([]jwkset.JWK, error) {
 	return keys.KeyReadAll(ctx)
 }
 
-// lookup answers from the cache when it can (done). Otherwise a fetch is
-// due; with claim it records the attempt, so the caller must fetch.
-func (c *jwksCache) lookup(ctx context.Context, kid string, claim bool) (k jwkset.JWK, done bool, err error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	now := c.now()
-	known := false
-	if c.keys != nil {
-		var kerr error
-		k, kerr = c.keys.KeyRead(ctx, kid)
-		known = kerr == nil
-	}
-	stale := now.Sub(c.fetchedAt) >= jwksMaxAge
-	mayRefresh := c.attemptedAt.IsZero() || now.Sub(c.attemptedAt) >= c.minRefresh
-	switch {
-	case known && !stale:
-		return k, true, nil
-	case c.keys == nil:
-		// Nothing to answer with: retry soon, but not on every request.
-		if !c.attemptedAt.IsZero() && now.Sub(c.attemptedAt) < min(c.minRefresh, jwksRetryEmpty) {
-			return k, true, errKeysUnavailable
-		}
-	case !mayRefresh:
-		// Too soon to ask the issuer again: answer from what we have,
-		// stale or not.
-		if known {
-			return k, true, nil
-		}
-		return k, true, c.unknown(kid)
-	}
-	if claim {
-		c.attemptedAt = now
-		c.fetches++
-	}
-	return k, false, nil
-}
-
+// unknown is the error for a kid the set lacks. c.mu is held.
 func (c *jwksCache) unknown(kid string) error {
 	if c.keys == nil {
 		return errKeysUnavailable
 	}
-	return invalidToken("The bearer token's signing key is not known.", "kid %q is not in the JWKS", kid)
+	e := invalidToken("The bearer token's signing key is not known.", "kid %s is not in the JWKS", quote(kid))
+	e.Err = errNotInSet
+	return e
 }
 
-// fetch downloads the key set (after discovering its URL, if need be) and
-// parses it. It returns the URL it fetched.
-func (c *jwksCache) fetch(ctx context.Context) (jwkset.Storage, string, error) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), jwksFetchTimeout)
-	defer cancel()
-	c.mu.Lock()
-	url := c.url
-	if url == "" {
-		url = c.jwksURL
-	}
-	c.mu.Unlock()
+// fetch downloads the key set from url (after discovering it, if url is
+// empty) and parses it. It returns the URL it fetched.
+func (c *jwksCache) fetch(ctx context.Context, url string) (jwkset.Storage, string, error) {
 	if url == "" {
 		var err error
 		if url, err = discoverJWKSURL(ctx, c.client, c.issuer); err != nil {
@@ -233,15 +266,9 @@ func parseJWKS(body []byte) (jwkset.Storage, error) {
 	return store, nil
 }
 
-// discoveryURL is where an issuer publishes its OpenID Connect discovery
-// document (OpenID Connect Discovery 1.0, section 4).
-func discoveryURL(issuer string) string {
-	return strings.TrimSuffix(issuer, "/") + "/.well-known/openid-configuration"
-}
-
 // discoverJWKSURL reads jwks_uri from the issuer's discovery document. The
 // document must name the same issuer, and jwks_uri must be https (http
-// only on loopback), as TRUSTED_SERVICE_OIDC_JWKS_URL must.
+// only on loopback), as Config.JWKSURL must.
 func discoverJWKSURL(ctx context.Context, client *http.Client, issuer string) (string, error) {
 	body, err := getJSON(ctx, client, discoveryURL(issuer))
 	if err != nil {
@@ -255,10 +282,10 @@ func discoverJWKSURL(ctx context.Context, client *http.Client, issuer string) (s
 		return "", errors.New("OIDC discovery: the document is not JSON")
 	}
 	if doc.Issuer != issuer {
-		return "", fmt.Errorf("OIDC discovery: the document is for issuer %q, not %q", doc.Issuer, issuer)
+		return "", fmt.Errorf("OIDC discovery: the document is for issuer %s, not %q", quote(doc.Issuer), issuer)
 	}
 	if err := checkFetchURL(doc.JWKSURI); err != nil {
-		return "", fmt.Errorf("OIDC discovery: jwks_uri %q: %v", doc.JWKSURI, err)
+		return "", fmt.Errorf("OIDC discovery: jwks_uri %s: %v", quote(doc.JWKSURI), err)
 	}
 	return doc.JWKSURI, nil
 }
@@ -291,11 +318,11 @@ func getJSON(ctx context.Context, client *http.Client, url string) ([]byte, erro
 // newKeyClient is the HTTP client of the discovery and JWKS fetches. A
 // redirect must stay on https once the fetch is on https (and go to a URL
 // checkFetchURL accepts): an attacker on the path of a plain-http hop
-// could otherwise hand us their own keys.
+// could otherwise hand us their own keys. The fetch's context bounds its
+// time.
 func newKeyClient(transport http.RoundTripper) *http.Client {
 	return &http.Client{
 		Transport: transport,
-		Timeout:   jwksFetchTimeout,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if len(via) >= maxRedirects {
 				return fmt.Errorf("more than %d redirects", maxRedirects)

@@ -1,4 +1,4 @@
-package main
+package tokenservice_test
 
 import (
 	"encoding/json"
@@ -6,33 +6,21 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/acsgo/acsidentity/emulator"
+	"github.com/acsgo/acsidentity/tokenservice"
 )
 
-// corsFixture is the handler in process with policy, a rate limit of one
-// request, and callers authenticated by auth.
-func corsFixture(t *testing.T, policy *corsPolicy, auth *authenticator) http.Handler {
+// corsFixture is the service in process with options, and a rate limit of
+// one request.
+func corsFixture(t *testing.T, options tokenservice.Options) http.Handler {
 	t.Helper()
-	em, err := emulator.New(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc := &service{acs: inProcessACS(t, em), auth: auth, limit: newLimiter(1, 1, time.Now), cors: policy}
-	return withLogging(discard, svc)
+	em := newEmulator(t)
+	options.RateLimiter = tokenservice.NewMemoryRateLimiter(1, 1)
+	return newService(t, inProcessACS(t, em), &options)
 }
 
-func serve(h http.Handler, method, path string, header map[string]string) *http.Response {
-	r := httptest.NewRequest(method, path, nil)
-	r.RemoteAddr = "127.0.0.1:50000"
-	for k, v := range header {
-		r.Header.Set(k, v)
-	}
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, r)
-	return w.Result()
-}
+// noCallers refuses every request as one without credentials.
+func noCallers(*http.Request) (string, error) { return "", tokenservice.ErrNoCredentials }
 
 func preflight(origin, method, headers string) map[string]string {
 	return map[string]string{"Origin": origin, "Access-Control-Request-Method": method, "Access-Control-Request-Headers": headers}
@@ -52,16 +40,16 @@ func hasVaryOrigin(res *http.Response) bool {
 func TestCORSPreflight(t *testing.T) {
 	t.Parallel()
 	const app = "https://app.example.com"
-	h := corsFixture(t, &corsPolicy{origins: []string{app}}, &authenticator{})
-	for _, rt := range routes {
-		t.Run(rt.path, func(t *testing.T) {
-			res := serve(h, http.MethodOptions, rt.path, preflight(app, rt.methods[0], "authorization,content-type"))
+	h := corsFixture(t, tokenservice.Options{CORSOrigins: []string{app}, Authenticate: noCallers})
+	for _, rt := range h.(*tokenservice.Service).Endpoints() {
+		t.Run(rt.Path, func(t *testing.T) {
+			res := serve(h, http.MethodOptions, rt.Path, preflight(app, rt.Methods[0], "authorization,content-type"), "")
 			if res.StatusCode != http.StatusNoContent {
 				t.Fatalf("preflight status %d, want 204", res.StatusCode)
 			}
 			want := map[string]string{
 				"Access-Control-Allow-Origin":  app,
-				"Access-Control-Allow-Methods": strings.Join(append(rt.methods, "OPTIONS"), ", "),
+				"Access-Control-Allow-Methods": strings.Join(append(rt.Methods, "OPTIONS"), ", "),
 				"Access-Control-Allow-Headers": "Authorization, Content-Type",
 				"Access-Control-Max-Age":       "600",
 			}
@@ -79,13 +67,13 @@ func TestCORSPreflight(t *testing.T) {
 		})
 	}
 	// Another origin: no CORS headers, so the browser refuses.
-	res := serve(h, http.MethodOptions, "/api/token", preflight("https://evil.example", "GET", "authorization"))
+	res := serve(h, http.MethodOptions, "/api/token", preflight("https://evil.example", "GET", "authorization"), "")
 	if res.StatusCode != http.StatusForbidden || res.Header.Get("Access-Control-Allow-Origin") != "" || res.Header.Get("Access-Control-Allow-Methods") != "" {
 		t.Errorf("preflight from another origin: %d, ACAO %q", res.StatusCode, res.Header.Get("Access-Control-Allow-Origin"))
 	}
 	// Origins match exactly: not a prefix, not another scheme or port.
 	for _, o := range []string{"http://app.example.com", "https://app.example.com:8443", "https://app.example.com.evil.example", "null"} {
-		if res := serve(h, http.MethodGet, "/", map[string]string{"Origin": o}); res.Header.Get("Access-Control-Allow-Origin") != "" {
+		if res := serve(h, http.MethodGet, "/api/token", map[string]string{"Origin": o}, ""); res.Header.Get("Access-Control-Allow-Origin") != "" {
 			t.Errorf("origin %q was allowed", o)
 		}
 	}
@@ -97,8 +85,8 @@ func TestCORSPreflight(t *testing.T) {
 func TestCORSActualResponses(t *testing.T) {
 	t.Parallel()
 	const app = "http://localhost:3000"
-	// Bearer tokens required (no validator: every bearer is refused).
-	h := corsFixture(t, &corsPolicy{anyLoopback: true}, &authenticator{})
+	// Callers must sign in, and none does.
+	h := corsFixture(t, tokenservice.Options{CORSLoopbackOrigins: true, Authenticate: noCallers})
 	origin := map[string]string{"Origin": app}
 	for _, tc := range []struct {
 		method, path string
@@ -107,9 +95,8 @@ func TestCORSActualResponses(t *testing.T) {
 		{"GET", "/api/token", 401},
 		{"PUT", "/api/token", 405},
 		{"GET", "/api/nothing", 404},
-		{"GET", "/", 200},
 	} {
-		res := serve(h, tc.method, tc.path, origin)
+		res := serve(h, tc.method, tc.path, origin, "")
 		if res.StatusCode != tc.status || res.Header.Get("Access-Control-Allow-Origin") != app || !hasVaryOrigin(res) {
 			t.Errorf("%s %s: %d, ACAO %q, Vary %q; want %d with the origin and Vary: Origin",
 				tc.method, tc.path, res.StatusCode, res.Header.Get("Access-Control-Allow-Origin"), res.Header.Values("Vary"), tc.status)
@@ -119,19 +106,19 @@ func TestCORSActualResponses(t *testing.T) {
 		}
 	}
 	for range 5 {
-		if res := serve(h, http.MethodOptions, "/api/token", preflight(app, "GET", "authorization")); res.StatusCode != http.StatusNoContent {
+		if res := serve(h, http.MethodOptions, "/api/token", preflight(app, "GET", "authorization"), ""); res.StatusCode != http.StatusNoContent {
 			t.Fatalf("preflight without a bearer token: %d, want 204", res.StatusCode)
 		}
 	}
 
 	// Anonymous callers, one request a minute: the second is a 429 that
 	// the page can still read; preflights are never limited.
-	h = corsFixture(t, &corsPolicy{anyLoopback: true, devCallers: true}, &authenticator{allowAnonymous: true, devCallers: true})
-	if res := serve(h, "GET", "/api/token", origin); res.StatusCode != 200 || res.Header.Get("Access-Control-Allow-Origin") != app {
+	h = corsFixture(t, tokenservice.Options{CORSLoopbackOrigins: true, AllowAnonymous: true, DevelopmentCallers: true})
+	if res := serve(h, "GET", "/api/token", origin, ""); res.StatusCode != 200 || res.Header.Get("Access-Control-Allow-Origin") != app {
 		t.Fatalf("first token: %d, ACAO %q", res.StatusCode, res.Header.Get("Access-Control-Allow-Origin"))
 	}
 	for range 5 {
-		res := serve(h, http.MethodOptions, "/api/token", preflight(app, "GET", "x-caller-id"))
+		res := serve(h, http.MethodOptions, "/api/token", preflight(app, "GET", "x-caller-id"), "")
 		if res.StatusCode != http.StatusNoContent {
 			t.Fatalf("preflight after the bucket emptied: %d, want 204", res.StatusCode)
 		}
@@ -139,26 +126,31 @@ func TestCORSActualResponses(t *testing.T) {
 			t.Errorf("Access-Control-Allow-Headers with the emulator = %q", got)
 		}
 	}
-	if res := serve(h, "GET", "/api/token", origin); res.StatusCode != 429 || res.Header.Get("Access-Control-Allow-Origin") != app || res.Header.Get("Retry-After") == "" {
+	if res := serve(h, "GET", "/api/token", origin, ""); res.StatusCode != 429 || res.Header.Get("Access-Control-Allow-Origin") != app || res.Header.Get("Retry-After") == "" {
 		t.Errorf("second token: %d, ACAO %q, Retry-After %q; want a readable 429", res.StatusCode, res.Header.Get("Access-Control-Allow-Origin"), res.Header.Get("Retry-After"))
 	}
 }
 
 func TestCORSLoopbackDefault(t *testing.T) {
 	t.Parallel()
-	p := &corsPolicy{anyLoopback: true}
+	h := corsFixture(t, tokenservice.Options{CORSLoopbackOrigins: true, Authenticate: noCallers})
+	allowed := func(origin string) bool {
+		return serve(h, "GET", "/api/token", map[string]string{"Origin": origin}, "").Header.Get("Access-Control-Allow-Origin") == origin && origin != ""
+	}
 	for _, o := range []string{"http://localhost:3000", "http://127.0.0.1:5173", "http://[::1]:8080", "http://localhost"} {
-		if !p.allows(o) {
+		if !allowed(o) {
 			t.Errorf("%q refused", o)
 		}
 	}
 	for _, o := range []string{"https://localhost:3000", "http://localhost.evil.example:3000", "http://127.0.0.2:3000", "http://192.168.1.2:3000", "http://localhost:0", "http://localhost:99999", "null", "", "http://localhost:3000/x"} {
-		if p.allows(o) {
+		if allowed(o) {
 			t.Errorf("%q allowed", o)
 		}
 	}
-	if (*corsPolicy)(nil).allows("http://localhost:3000") {
-		t.Error("no policy allowed an origin")
+	none := corsFixture(t, tokenservice.Options{Authenticate: noCallers})
+	res := serve(none, "GET", "/api/token", map[string]string{"Origin": "http://localhost:3000"}, "")
+	if res.Header.Get("Access-Control-Allow-Origin") != "" || res.Header.Get("Vary") != "" {
+		t.Errorf("no CORS configured, yet CORS headers: %v", res.Header)
 	}
 }
 
@@ -172,12 +164,12 @@ func TestParseOrigin(t *testing.T) {
 		"http://[::1]:3000":            "http://[::1]:3000",
 		"https://app.example.com:8443": "https://app.example.com:8443",
 	} {
-		if got, err := parseOrigin(in); err != nil || got != want {
+		if got, err := tokenservice.ParseOrigin(in); err != nil || got != want {
 			t.Errorf("parseOrigin(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
 	for _, in := range []string{"*", "app.example.com", "ftp://app.example.com", "https://app.example.com/path", "https://u:p@app.example.com", "https://app.example.com?x=1", "https://app.example.com:0"} {
-		if got, err := parseOrigin(in); err == nil {
+		if got, err := tokenservice.ParseOrigin(in); err == nil {
 			t.Errorf("parseOrigin(%q) = %q, want an error", in, got)
 		}
 	}
@@ -187,18 +179,15 @@ func TestParseOrigin(t *testing.T) {
 // not take says which field and which ones it takes.
 func TestUnknownFieldIsNamed(t *testing.T) {
 	t.Parallel()
-	em, err := emulator.New(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := withLogging(discard, &service{acs: inProcessACS(t, em), auth: &authenticator{allowAnonymous: true}})
+	em := newEmulator(t)
+	h := newService(t, inProcessACS(t, em), &tokenservice.Options{AllowAnonymous: true})
 	for _, tc := range []struct{ path, body, want string }{
 		{"/api/token", `{"scope":["chat"]}`, `unknown field "scope"; the accepted fields are "scopes", "expiresInMinutes".`},
 		{"/api/token/teams", `{"token":"t","appId":"a","user":"u"}`, `unknown field "user"; the accepted fields are "token", "appId", "userId".`},
 		{"/api/token", `{"` + strings.Repeat("x", 100) + `":1}`, `unknown field "` + strings.Repeat("x", 40) + `…"`},
 		{"/api/token", `[1]`, `not a JSON object of the accepted fields ("scopes", "expiresInMinutes")`},
 	} {
-		r := httptest.NewRequest("POST", tc.path, strings.NewReader(tc.body))
+		r := httptest.NewRequest("POST", "http://127.0.0.1"+tc.path, strings.NewReader(tc.body))
 		r.Header.Set("Content-Type", "application/json")
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, r)

@@ -1,4 +1,4 @@
-package main
+package tokenservice_test
 
 import (
 	"net/http"
@@ -7,6 +7,7 @@ import (
 
 	"github.com/acsgo/acsidentity"
 	"github.com/acsgo/acsidentity/emulator"
+	"github.com/acsgo/acsidentity/tokenservice"
 )
 
 // TestACSErrorsAsRecorded answers the service's ACS calls with error
@@ -45,7 +46,7 @@ func TestACSErrorsAsRecorded(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			env := &faultEnv{t: t, h: newTestService(t, client, &authenticator{allowAnonymous: true, devCallers: true})}
+			env := &faultEnv{t: t, h: newService(t, client, &tokenservice.Options{AllowAnonymous: true, DevelopmentCallers: true})}
 			env.wantErr(c.name, env.call(c.method, c.path, alice, c.body), c.status, c.code, "")
 		})
 	}

@@ -1,0 +1,87 @@
+package tokenservice_test
+
+import (
+	"bytes"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+
+	"github.com/acsgo/acsidentity"
+	"github.com/acsgo/acsidentity/emulator"
+	"github.com/acsgo/acsidentity/internal/testutil"
+	"github.com/acsgo/acsidentity/tokenservice"
+)
+
+// replayTransport answers the first request with the emulator (in process)
+// and every later one with a copy of that answer, so that a benchmark
+// measures the service and the ACS client, not the emulator's signature.
+type replayTransport struct {
+	em     *emulator.Emulator
+	once   sync.Once
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (t *replayTransport) Do(r *http.Request) (*http.Response, error) {
+	t.once.Do(func() {
+		resp, _ := handlerTransport{t.em}.Do(r)
+		t.status, t.header = resp.StatusCode, resp.Header
+		t.body, _ = io.ReadAll(resp.Body)
+	})
+	io.Copy(io.Discard, r.Body)
+	return &http.Response{StatusCode: t.status, Header: t.header.Clone(), Body: io.NopCloser(bytes.NewReader(t.body)),
+		ContentLength: int64(len(t.body)), Request: r}, nil
+}
+
+// discardWriter is a reusable http.ResponseWriter that keeps the status.
+type discardWriter struct {
+	h      http.Header
+	status int
+}
+
+func (w *discardWriter) Header() http.Header         { return w.h }
+func (w *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (w *discardWriter) WriteHeader(status int)      { w.status = status }
+
+// BenchmarkServiceToken is the service's CPU per GET /api/token for a
+// caller with a lasting identity, with JSON logs (to io.Discard): the
+// handler and the ACS client in process, ACS answering with a recorded
+// emulator answer. cpu-µs/op is the process's CPU time (getrusage) per
+// token, GC included; compare it before and after a change. (The same
+// benchmark of the code before package tokenservice is in the history:
+// examples/trusted-service/bench_test.go at the commit that added it.)
+//
+//	go test -run x -bench ServiceToken -count 6 ./tokenservice
+func BenchmarkServiceToken(b *testing.B) {
+	em, err := emulator.New(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	acs, err := acsidentity.NewClientFromConnectionString("endpoint=http://127.0.0.1:10780/;accesskey="+emulator.DevelopmentKey,
+		testClientOptions(&replayTransport{em: em}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := newService(b, acs, &tokenservice.Options{
+		AllowAnonymous: true, DevelopmentCallers: true, RateLimiter: tokenservice.NewMemoryRateLimiter(0, 1),
+		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
+	})
+	r := httptest.NewRequest("GET", "http://127.0.0.1:7071/api/token?scopes=chat", nil)
+	r.Header.Set(tokenservice.DevCallerHeader, "bench-caller")
+	w := &discardWriter{h: http.Header{}}
+	b.ReportAllocs()
+	cpu := testutil.CPUTime()
+	for b.Loop() {
+		clear(w.h)
+		w.status = 0
+		h.ServeHTTP(w, r)
+		if w.status != http.StatusOK {
+			b.Fatalf("status %d", w.status)
+		}
+	}
+	b.ReportMetric(float64(testutil.CPUTime()-cpu)/1e3/float64(b.N), "cpu-µs/op")
+}

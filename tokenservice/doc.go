@@ -1,0 +1,58 @@
+// Package tokenservice is an Azure Communication Services trusted token
+// endpoint as an http.Handler: a Go web service mounts it next to its own
+// handlers, and its signed-in users get ACS access tokens for their own ACS
+// identities, in the shape the ACS Calling and Chat SDKs' token refreshers
+// read. No access key ever reaches them.
+//
+// # Endpoints
+//
+// Under a path prefix (Options.PathPrefix, default "/api"):
+//
+//	GET|POST {prefix}/token        a token for the caller's identity
+//	POST     {prefix}/token/teams  exchange a Teams user's Entra ID token for an ACS token
+//	DELETE   {prefix}/user         revoke and delete the caller's identity
+//
+// A token answer is 200 with
+//
+//	{"user":{"communicationUserId":"8:acs:..."},"token":"...","expiresOn":"2026-11-28T16:00:06.1234567Z"}
+//
+// (the JS SDK's CommunicationUserToken; the Teams exchange has no user). The
+// token request takes scopes and expiresInMinutes in the query string
+// (?scopes=chat,voip&expiresInMinutes=60) or a JSON body
+// ({"scopes":["chat","voip"],"expiresInMinutes":60}). Errors are
+// {"error":{"code":"...","message":"..."}} with fixed messages, never a
+// library error, an ACS message or a token (WriteError writes the same
+// shape). ACS's failures become answers a token refresher can act on: a
+// throttled resource is 503 with Retry-After, a failed one 502.
+//
+// # Callers
+//
+// Options.Authenticate decides who is calling, with the app's own sign-in;
+// package github.com/acsgo/acsidentity/tokenservice/oidc checks bearer
+// tokens of Entra ID or any OpenID Connect issuer. The caller ID it returns
+// becomes the custom ID of the caller's ACS identity (hashed, see
+// Options.CustomIDKey), so the same caller always gets the same identity,
+// on any instance, without a database: ACS keeps the mapping. After a
+// DELETE of the user, the caller's next token is for a new identity.
+//
+// Anonymous callers (Options.AllowAnonymous) have nothing to key an
+// identity on: each call is for a new one, as in the official quickstart.
+// With an emulator on a loopback address, Options.DevelopmentCallers lets
+// an anonymous caller name a lasting development identity in the
+// X-Caller-Id header. New refuses to hand tokens of a real resource to
+// unauthenticated callers unless AllowAnonymous says so.
+//
+// # Many instances
+//
+// Identities need no shared state. The rate limit does: the default
+// RateLimiter counts per instance, so N instances allow N times the rate;
+// give them one RateLimiter over a shared store.
+//
+// # Logging
+//
+// Each request is one log line (Options.Logger), at Info, or Warn and Error
+// when ACS throttles or fails, with the method, path, status, duration, a
+// short non-reversible caller ID, the ACS identity and what went wrong.
+// Tokens, keys, query strings (the Azure Functions key may be there) and
+// bodies are never logged, and what comes from the caller is shortened.
+package tokenservice
