@@ -639,18 +639,35 @@ const maxCustomIDLength = 256
 // checkCustomID refuses a custom ID the service would misread: bytes that
 // are not UTF-8 (JSON encoding turns each into U+FFFD, so "a\xff" and
 // "a\xfe" would name one identity) or a length outside 1 to 256 characters.
-// "" means no custom ID.
+// A UTF-16 surrogate, which a JavaScript client can send as a lone \ud800
+// escape and the emulator refuses, cannot be in valid UTF-8: its encoding
+// (ED A0 80 for U+D800, as WTF-8 writes it) is refused here like any other
+// invalid bytes. "" means no custom ID.
 func (c *Client) checkCustomID(customID string) error {
 	if customID == "" {
 		return nil
 	}
 	if !utf8.ValidString(customID) {
+		if r, ok := encodedSurrogate(customID); ok {
+			return fmt.Errorf("acsidentity: %w: it is not valid UTF-8: it holds the UTF-16 surrogate U+%04X, half of a character", ErrInvalidCustomID, r)
+		}
 		return fmt.Errorf("acsidentity: %w: it is not valid UTF-8", ErrInvalidCustomID)
 	}
 	if n := utf8.RuneCountInString(customID); n > maxCustomIDLength {
 		return fmt.Errorf("acsidentity: %w: it has %d characters", ErrInvalidCustomID, n)
 	}
 	return c.require(wire.FeatureCustomID)
+}
+
+// encodedSurrogate finds a UTF-16 surrogate encoded as if it were a
+// character (ED A0..BF 80..BF), which valid UTF-8 never holds.
+func encodedSurrogate(s string) (rune, bool) {
+	for i := 0; i+2 < len(s); i++ {
+		if s[i] == 0xED && s[i+1]&0xE0 == 0xA0 && s[i+2]&0xC0 == 0x80 {
+			return 0xD000 | rune(s[i+1]&0x3F)<<6 | rune(s[i+2]&0x3F), true
+		}
+	}
+	return 0, false
 }
 
 // require fails when the client's api-version is one this module knows and

@@ -572,6 +572,11 @@ func TestCustomIDChecked(t *testing.T) {
 		{"invalid byte ff", "tenantA-\xff", "not valid UTF-8"},
 		{"invalid byte fe", "tenantA-\xfe", "not valid UTF-8"},
 		{"truncated rune", "é"[:1], "not valid UTF-8"},
+		// UTF-16 surrogates encoded as if they were characters (WTF-8), as
+		// a string converted from JavaScript or Windows UTF-16 may hold.
+		{"lone high surrogate", "tenantA-\xed\xa0\x80", "surrogate U+D800"},
+		{"lone low surrogate", "tenantA-\xed\xbf\xbf", "surrogate U+DFFF"},
+		{"surrogate pair, each half encoded", "tenantA-\xed\xa0\xbd\xed\xb8\x80", "surrogate U+D83D"},
 		{"257 characters", strings.Repeat("é", 257), "257 characters"},
 	}
 	for _, tc := range cases {

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf16"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
@@ -233,6 +234,40 @@ func TestEmulatorCustomIDAndGetUser(t *testing.T) {
 
 // TestEmulatorCustomIDConcurrent: 50 goroutines create with one custom ID
 // and all get the same identity.
+// TestEmulatorCustomIDSurrogates: the library and the emulator agree on
+// UTF-16 surrogates. A Go string cannot hold a lone surrogate and still be
+// UTF-8: converting one gives U+FFFD, which both take as an ID of its own,
+// and its WTF-8 encoding is refused before any I/O, as the emulator
+// refuses the \ud800 escape a JavaScript client sends.
+func TestEmulatorCustomIDSurrogates(t *testing.T) {
+	t.Parallel()
+	srv := startEmulator(t, nil)
+	c := clientFor(t, srv, previewVersion)
+	ctx := context.Background()
+	converted := string(utf16.Decode([]uint16{'a', 0xD800}))
+	if converted != "a\uFFFD" {
+		t.Fatalf("a lone surrogate converted to %q", converted)
+	}
+	r1, err := c.CreateUser(ctx, &acsidentity.CreateUserOptions{CustomID: converted})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, err := c.CreateUser(ctx, &acsidentity.CreateUserOptions{CustomID: "a\uFFFD"})
+	if err != nil || r2.User != r1.User || r2.CustomID != "a\uFFFD" {
+		t.Errorf("U+FFFD twice: %v %v (%v), want one identity", r1.User, r2.User, err)
+	}
+	pair, err := c.CreateUser(ctx, &acsidentity.CreateUserOptions{CustomID: string(utf16.Decode([]uint16{'a', 0xD83D, 0xDE00}))})
+	if err != nil || pair.User == r1.User || pair.CustomID != "a\U0001F600" {
+		t.Errorf("a surrogate pair: %v %q (%v), want the identity of its character", pair.User, pair.CustomID, err)
+	}
+	if _, err := c.CreateUser(ctx, &acsidentity.CreateUserOptions{CustomID: "a\xed\xa0\x80"}); !errors.Is(err, acsidentity.ErrInvalidCustomID) {
+		t.Errorf("a WTF-8 lone surrogate: %v, want ErrInvalidCustomID", err)
+	}
+	if n := len(srv.Emulator.Identities()); n != 2 {
+		t.Errorf("%d identities, want 2", n)
+	}
+}
+
 func TestEmulatorCustomIDConcurrent(t *testing.T) {
 	t.Parallel()
 	srv := startEmulator(t, nil)

@@ -15,7 +15,9 @@ import (
 // the handler starts, that a trickled body cannot push back), per request
 // (the buffer grows as bytes arrive, never to a declared Content-Length
 // up front, and never past MaxBodyBytes) and in total (the buffers of all
-// requests in flight share a budget).
+// requests in flight share a budget). The extension routes, which need no
+// credentials, have a small budget and body limit of their own, so that
+// nobody without the key can starve the ACS API of its budget.
 const (
 	// defaultBodyTimeout is how long a request body may take to arrive
 	// when Options.BodyTimeout is zero.
@@ -26,6 +28,11 @@ const (
 	// firstBodyChunk is the most a body buffer starts with; it doubles as
 	// bytes arrive.
 	firstBodyChunk = 4 << 10
+	// maxExtensionBody is the largest body of an extension route (an
+	// introspected token is under 2 KiB), and extensionBodyBudget what the
+	// bodies of those routes may hold together.
+	maxExtensionBody    = 16 << 10
+	extensionBodyBudget = 512 << 10
 )
 
 var (
@@ -33,10 +40,11 @@ var (
 	errBodyBusy     = errors.New("request body budget exhausted")
 )
 
-// bodyBudget caps the bytes held by the body buffers of the requests in
-// flight.
+// bodyBudget caps the size of each body read through it (max) and the
+// bytes held by the buffers of all of them at once (limit).
 type bodyBudget struct {
 	held  atomic.Int64
+	max   int64
 	limit int64
 }
 
@@ -92,21 +100,21 @@ func (e *Emulator) armBodyDeadline(w http.ResponseWriter, r *http.Request) readD
 }
 
 // readAll reads body (declared bytes long, or -1 if unknown) into a buffer
-// that grows as bytes arrive, up to e.maxBody. It returns the body and the
+// that grows as bytes arrive, up to b.max. It returns the body and the
 // bytes it took from the budget, which the caller gives back when done
 // with the body (also on error).
-func (e *Emulator) readAll(body io.Reader, declared int64) ([]byte, int64, error) {
-	if declared > e.maxBody {
+func (b *bodyBudget) readAll(body io.Reader, declared int64) ([]byte, int64, error) {
+	if declared > b.max {
 		return nil, 0, errBodyTooLarge
 	}
 	size := int64(firstBodyChunk)
 	if declared >= 0 && declared < size {
 		size = declared
 	}
-	if declared < 0 && e.maxBody+1 < size {
-		size = e.maxBody + 1
+	if declared < 0 && b.max+1 < size {
+		size = b.max + 1
 	}
-	if !e.bodies.take(size) {
+	if !b.take(size) {
 		return nil, 0, errBodyBusy
 	}
 	held := size
@@ -121,9 +129,9 @@ func (e *Emulator) readAll(body io.Reader, declared int64) ([]byte, int64, error
 			case declared >= 0:
 				next = min(max(next, 512), declared)
 			default:
-				next = min(max(next, 512), e.maxBody+1)
+				next = min(max(next, 512), b.max+1)
 			}
-			if !e.bodies.take(next - held) {
+			if !b.take(next - held) {
 				return nil, held, errBodyBusy
 			}
 			held = next
@@ -133,7 +141,7 @@ func (e *Emulator) readAll(body io.Reader, declared int64) ([]byte, int64, error
 		}
 		n, err := body.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
-		if int64(len(buf)) > e.maxBody {
+		if int64(len(buf)) > b.max {
 			return nil, held, errBodyTooLarge
 		}
 		if err == io.EOF {
@@ -164,12 +172,13 @@ func (c *call) abandonBody() {
 	}
 }
 
-// bodyFailed answers a request whose body could not be read in full.
-func (c *call) bodyFailed(err error) {
+// bodyFailed answers a request whose body could not be read in full
+// through b.
+func (c *call) bodyFailed(err error, b *bodyBudget) {
 	c.abandonBody()
 	switch {
 	case errors.Is(err, errBodyTooLarge):
-		c.fail(http.StatusRequestEntityTooLarge, "RequestBodyTooLarge", fmt.Sprintf("The request body is larger than the limit of %d bytes.", c.e.maxBody), "")
+		c.fail(http.StatusRequestEntityTooLarge, "RequestBodyTooLarge", fmt.Sprintf("The request body is larger than the limit of %d bytes.", b.max), "")
 	case errors.Is(err, errBodyBusy):
 		c.w.Header()["Retry-After"] = []string{"1"}
 		c.fail(http.StatusServiceUnavailable, "ServiceUnavailable", "The emulator holds too many request bodies in flight; retry shortly.", "")

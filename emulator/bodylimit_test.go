@@ -109,12 +109,12 @@ func TestBodyBudget(t *testing.T) {
 	}
 	e.bodies.limit = 64 << 10
 	held := int64(0)
-	_, h1, err := e.readAll(strings.NewReader(strings.Repeat("a", 40<<10)), 40<<10)
+	_, h1, err := e.bodies.readAll(strings.NewReader(strings.Repeat("a", 40<<10)), 40<<10)
 	if err != nil {
 		t.Fatal(err)
 	}
 	held += h1
-	_, h2, err := e.readAll(strings.NewReader(strings.Repeat("b", 40<<10)), -1)
+	_, h2, err := e.bodies.readAll(strings.NewReader(strings.Repeat("b", 40<<10)), -1)
 	if !errors.Is(err, errBodyBusy) {
 		t.Fatalf("a second 40 KiB body within a 64 KiB budget: %v", err)
 	}
@@ -123,7 +123,7 @@ func TestBodyBudget(t *testing.T) {
 		t.Errorf("after the refusal the budget holds %d, want %d", got, held)
 	}
 	e.bodies.give(h1)
-	b, h3, err := e.readAll(strings.NewReader(strings.Repeat("c", 40<<10)), -1)
+	b, h3, err := e.bodies.readAll(strings.NewReader(strings.Repeat("c", 40<<10)), -1)
 	if err != nil || len(b) != 40<<10 {
 		t.Fatalf("after the first was given back: %d bytes, %v", len(b), err)
 	}
@@ -135,7 +135,7 @@ func TestBodyBudget(t *testing.T) {
 		t.Errorf("the budget holds %d after everything was given back", got)
 	}
 	// A declared length is not trusted: the buffer follows what arrives.
-	_, h4, err := e.readAll(strings.NewReader("{}"), 1<<20)
+	_, h4, err := e.bodies.readAll(strings.NewReader("{}"), 1<<20)
 	if !errors.Is(err, io.ErrUnexpectedEOF) || h4 > 8<<10 {
 		t.Errorf("a 2-byte body declared as 1 MiB: took %d bytes, %v", h4, err)
 	}

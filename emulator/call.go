@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/acsgo/acsidentity/internal/wire"
@@ -140,10 +141,10 @@ func (c *call) requestURL() string {
 func (c *call) readBody() bool {
 	r := c.r
 	if r.Body != nil && r.Body != http.NoBody {
-		buf, held, err := c.e.readAll(r.Body, r.ContentLength)
+		buf, held, err := c.e.bodies.readAll(r.Body, r.ContentLength)
 		c.bodyHeld = held
 		if err != nil {
-			c.bodyFailed(err)
+			c.bodyFailed(err, &c.e.bodies)
 			return false
 		}
 		c.body = buf
@@ -180,10 +181,15 @@ func (c *call) decode(v any) bool {
 	if len(bytes.TrimSpace(c.body)) == 0 {
 		return true
 	}
-	// encoding/json would turn each invalid byte into U+FFFD, so two
-	// different custom IDs could name one identity: refuse instead.
+	// encoding/json would turn each invalid byte, and each escaped UTF-16
+	// surrogate without its other half, into U+FFFD, so two different
+	// custom IDs could name one identity: refuse instead.
 	if !utf8.Valid(c.body) {
 		c.validation("", "The request body is not valid UTF-8.")
+		return false
+	}
+	if i := loneSurrogate(c.body); i >= 0 {
+		c.validation("", fmt.Sprintf("The request body escapes a lone UTF-16 surrogate (%s at byte %d): a surrogate is half of a character, so the string is refused rather than read as U+FFFD.", c.body[i:i+6], i))
 		return false
 	}
 	if err := json.Unmarshal(c.body, v); err != nil {
@@ -196,6 +202,59 @@ func (c *call) decode(v any) bool {
 		return false
 	}
 	return true
+}
+
+// loneSurrogate returns the offset of the first \uXXXX escape in the JSON
+// text b that is a UTF-16 surrogate without its other half (a high one not
+// followed at once by an escaped low one, or a low one not preceded by a
+// high one), or -1 if there is none. Backslashes occur only in strings in
+// valid JSON, so the scan needs no JSON state; invalid JSON is left to the
+// decoder.
+func loneSurrogate(b []byte) int {
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\\' {
+			continue
+		}
+		r, ok := escapedRune(b, i)
+		if !ok {
+			i++ // \" \\ \n and the like: skip the escaped byte
+			continue
+		}
+		switch {
+		case utf16.IsSurrogate(r) && r >= 0xDC00: // low, with no high before it
+			return i
+		case utf16.IsSurrogate(r):
+			low, ok := escapedRune(b, i+6)
+			if !ok || low < 0xDC00 || low > 0xDFFF {
+				return i
+			}
+			i += 11
+		default:
+			i += 5
+		}
+	}
+	return -1
+}
+
+// escapedRune decodes the \uXXXX escape at b[i:], if there is one.
+func escapedRune(b []byte, i int) (rune, bool) {
+	if i+6 > len(b) || b[i] != '\\' || b[i+1] != 'u' {
+		return 0, false
+	}
+	var r rune
+	for _, h := range b[i+2 : i+6] {
+		switch {
+		case '0' <= h && h <= '9':
+			r = r<<4 | rune(h-'0')
+		case 'a' <= h && h <= 'f':
+			r = r<<4 | rune(h-'a'+10)
+		case 'A' <= h && h <= 'F':
+			r = r<<4 | rune(h-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return r, true
 }
 
 // targetName turns a JSON field name into the service's target form

@@ -16,17 +16,22 @@ import (
 
 // The data file is tamper-evident: since format 2 it is an envelope
 //
-//	{"format":2,"sha256":"<hex>","state":{...}}
+//	{"format":3,"sha256":"<hex>","state":{...}}
 //
 // whose sha256 is the SHA-256 of the state's bytes exactly as written, so
 // that any edit, even one that keeps the JSON valid, is refused rather than
 // loaded. It is a checksum, not a signature: it catches damage and hand
 // edits, not someone who can write the file (and so could recompute it;
-// the file holds the signing key anyway). Format 1, the state's fields and
-// "format":1 in one object without a checksum, is still read; the next save
-// writes format 2.
+// the file holds the signing key anyway). Format 3 adds the journal of
+// changes after the envelope (see journal.go); format 2 is the envelope
+// alone and is read as it is. Format 1, the state's fields and "format":1
+// in one object without a checksum, is read only when asked
+// (Options.MigrateLegacyDataFile): nothing could tell an edit to it, such
+// as a revocation taken out, from what the emulator saved. The next save
+// writes format 3.
 const (
-	dataFormat       = 2
+	dataFormat       = 3
+	envelopeFormat   = 2
 	legacyDataFormat = 1
 )
 
@@ -55,30 +60,46 @@ type savedIdentity struct {
 	DeletedAt  time.Time `json:"deletedAt,omitzero"`
 }
 
-// envelope is the data file of format 2.
+// envelope is the data file of format 2, and the start of format 3.
 type envelope struct {
 	Format int             `json:"format"`
 	SHA256 string          `json:"sha256"`
 	State  json.RawMessage `json:"state"`
 }
 
-// encodeDataFile returns the data file holding st.
-func encodeDataFile(st *savedState) ([]byte, error) {
+// encodeDataFile returns the envelope holding st, which starts a data file,
+// and the SHA-256 of its state that the journal's first line chains to.
+func encodeDataFile(st *savedState) ([]byte, [32]byte, error) {
 	state, err := json.MarshalIndent(st, " ", " ")
 	if err != nil {
-		return nil, err
+		return nil, [32]byte{}, err
 	}
 	sum := sha256.Sum256(state)
 	b := make([]byte, 0, len(state)+120)
 	b = fmt.Appendf(b, "{\n \"format\": %d,\n \"sha256\": \"%x\",\n \"state\": ", dataFormat, sum)
 	b = append(b, state...)
-	return append(b, "\n}\n"...), nil
+	return append(b, "\n}\n"...), sum, nil
 }
 
-// decodeDataFile checks and decodes a data file of either format. Its
-// errors say what is wrong; the caller names the file.
-func decodeDataFile(b []byte) (*savedState, error) {
-	fields, err := objectFields(b, "the file")
+// dataFile is a decoded data file.
+type dataFile struct {
+	state   *savedState // with the journal's changes applied
+	format  int
+	changes int // journal lines applied
+	torn    int // bytes of an incomplete last line, dropped
+}
+
+// decodeDataFile checks and decodes a data file: of format 2 or 3, or 1
+// if legacy is set. Its errors say what is wrong; the caller names the
+// file.
+func decodeDataFile(b []byte, legacy bool) (*dataFile, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	var head json.RawMessage
+	if err := dec.Decode(&head); err != nil {
+		return nil, fmt.Errorf("the file is not a JSON object: %w", err)
+	}
+	end := int(dec.InputOffset())
+	fields, err := objectFields(head, "the file")
 	if err != nil {
 		return nil, err
 	}
@@ -91,11 +112,12 @@ func decodeDataFile(b []byte) (*savedState, error) {
 		return nil, fmt.Errorf(`the "format" field is not a number: %s`, raw)
 	}
 	var state []byte
+	var sum [32]byte
 	switch format {
-	case dataFormat:
+	case dataFormat, envelopeFormat:
 		var env envelope
-		if err := strictUnmarshal(b, &env); err != nil {
-			return nil, fmt.Errorf("not a format %d data file: %w", dataFormat, err)
+		if err := strictUnmarshal(head, &env); err != nil {
+			return nil, fmt.Errorf("not a format %d data file: %w", format, err)
 		}
 		if env.SHA256 == "" {
 			return nil, errors.New(`it has no "sha256" field`)
@@ -103,7 +125,7 @@ func decodeDataFile(b []byte) (*savedState, error) {
 		if len(env.State) == 0 {
 			return nil, errors.New(`it has no "state" field`)
 		}
-		sum := sha256.Sum256(env.State)
+		sum = sha256.Sum256(env.State)
 		if !strings.EqualFold(env.SHA256, hex.EncodeToString(sum[:])) {
 			return nil, fmt.Errorf("the checksum does not match: the state's SHA-256 is %x but the file records %s, so the file was edited or damaged after the emulator wrote it; restore a good copy, or remove the file to start with an empty state", sum, env.SHA256)
 		}
@@ -112,10 +134,13 @@ func decodeDataFile(b []byte) (*savedState, error) {
 			return nil, err
 		}
 	case legacyDataFormat:
-		state = b
+		if !legacy {
+			return nil, errors.New("it is format 1, which has no checksum, so an edit to it (a revocation taken out, say) cannot be told from what the emulator saved; to load it anyway and save it with a checksum, start once with -migrate-data (Options.MigrateLegacyDataFile)")
+		}
+		state = head
 		delete(fields, "format")
 	default:
-		return nil, fmt.Errorf("unsupported format %d (this emulator reads formats %d and %d)", format, legacyDataFormat, dataFormat)
+		return nil, fmt.Errorf("unsupported format %d (this emulator reads formats %d to %d)", format, legacyDataFormat, dataFormat)
 	}
 	for _, f := range stateFields {
 		if _, ok := fields[f]; !ok {
@@ -141,10 +166,27 @@ func decodeDataFile(b []byte) (*savedState, error) {
 	if err != nil {
 		return nil, err
 	}
+	df := &dataFile{state: &st, format: format}
+	rest := b[end:]
+	switch {
+	case format != dataFormat || len(rest) == 0:
+		if len(bytes.TrimSpace(rest)) != 0 {
+			return nil, fmt.Errorf("there is more after the state (byte %d on), which a format %d file does not have", end, format)
+		}
+	case rest[0] != '\n':
+		return nil, fmt.Errorf("the state is not followed by a new line (byte %d)", end)
+	default:
+		changes, torn, err := readJournal(rest[1:], sum, end+1, bytes.Count(b[:end+1], []byte("\n"))+1)
+		if err != nil {
+			return nil, err
+		}
+		st.replay(changes)
+		df.changes, df.torn = len(changes), torn
+	}
 	if err := st.check(); err != nil {
 		return nil, err
 	}
-	return &st, nil
+	return df, nil
 }
 
 // check rejects a state whose fields are present but not usable.
@@ -153,6 +195,7 @@ func (st *savedState) check() error {
 		return fmt.Errorf(`"signingKeySeed" is %d bytes, not a 32-byte Ed25519 seed`, len(st.SigningKey))
 	}
 	seen := make(map[string]bool, len(st.Identities))
+	custom := map[string]string{}
 	for i, si := range st.Identities {
 		switch {
 		case si.ID == "":
@@ -161,8 +204,13 @@ func (st *savedState) check() error {
 			return fmt.Errorf("identity %s appears twice", si.ID)
 		case si.Created.IsZero():
 			return fmt.Errorf(`identity %s has no "created" time`, si.ID)
+		case si.CustomID != "" && !si.Deleted && custom[si.CustomID] != "":
+			return fmt.Errorf("custom ID %q names two identities, %s and %s", si.CustomID, custom[si.CustomID], si.ID)
 		}
 		seen[si.ID] = true
+		if si.CustomID != "" && !si.Deleted {
+			custom[si.CustomID] = si.ID
+		}
 	}
 	for i, a := range st.Teams {
 		if a.TenantID == "" || a.ObjectID == "" {

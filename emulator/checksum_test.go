@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,12 +14,16 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/acsgo/acsidentity/internal/testutil"
 )
 
 // savedFile starts an emulator on a new data file, makes an identity, a
-// token and a revoked identity, closes it and returns the file's path and
-// the token.
-func savedFile(t *testing.T) (path, id, token string) {
+// token and a revoked identity, and restarts it, so that they are in the
+// file's full copy of the state; then it makes two more identities, which
+// are in its journal, closes it and returns the file's path, the first
+// identity, its token and one identity in the journal.
+func savedFile(t *testing.T) (path, id, token, journaled string) {
 	t.Helper()
 	path = filepath.Join(t.TempDir(), "state.json")
 	srv, c := start(t, &Options{DataFile: path})
@@ -30,24 +35,56 @@ func savedFile(t *testing.T) (path, id, token string) {
 	if err := srv.Close(); err != nil {
 		t.Fatal(err)
 	}
-	return path, id, tok.Token
+	srv, c = start(t, &Options{DataFile: path})
+	journaled = c.createUser(v)
+	c.createUser(v)
+	if err := srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path, id, tok.Token, journaled
+}
+
+// flipLast changes the last character of s's unique part.
+func flipLast(s string) (from, to []byte) {
+	unique := s[strings.LastIndexByte(s, '_')+1:]
+	flipped := []byte(unique)
+	if flipped[len(flipped)-1] == 'a' {
+		flipped[len(flipped)-1] = 'b'
+	} else {
+		flipped[len(flipped)-1] = 'a'
+	}
+	return []byte(unique), flipped
+}
+
+// journalLines splits a data file into its envelope and journal lines.
+func journalLines(t *testing.T, b []byte) ([]byte, [][]byte) {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(b))
+	var head json.RawMessage
+	if err := dec.Decode(&head); err != nil {
+		t.Fatal(err)
+	}
+	end := int(dec.InputOffset()) + 1
+	return b[:end], bytes.SplitAfter(b[end:], []byte("\n"))[:bytes.Count(b[end:], []byte("\n"))]
 }
 
 // TestDataFileTamperEvident: an edit that keeps the JSON valid is refused
 // with an error that names the file and the problem, and nothing loads.
 func TestDataFileTamperEvident(t *testing.T) {
 	t.Parallel()
-	path, id, _ := savedFile(t)
+	path, id, _, journaled := savedFile(t)
 	good, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	unique := id[strings.LastIndexByte(id, '_')+1:]
-	flipped := []byte(unique)
-	if flipped[len(flipped)-1] == 'a' {
-		flipped[len(flipped)-1] = 'b'
-	} else {
-		flipped[len(flipped)-1] = 'a'
+	unique, flipped := flipLast(id)
+	inJournal, flippedInJournal := flipLast(journaled)
+	if n := bytes.Count(good, unique); n != 1 {
+		t.Fatalf("the first identity is %d times in the file, want once (in the state)", n)
+	}
+	lines := func(b []byte, edit func([][]byte) [][]byte) []byte {
+		env, l := journalLines(t, b)
+		return bytes.Join(append([][]byte{env}, edit(l)...), nil)
 	}
 	seed := regexp.MustCompile(`"signingKeySeed": "([^"]+)"`)
 	cases := []struct {
@@ -73,8 +110,25 @@ func TestDataFileTamperEvident(t *testing.T) {
 		{"a field of another version", func(b []byte) []byte {
 			return resum(t, bytes.Replace(b, []byte(`"tokenSeq"`), []byte(`"futureField": 1, "tokenSeq"`), 1))
 		}, `unknown field "futureField"`},
-		{"format 3", func(b []byte) []byte { return bytes.Replace(b, []byte(`"format": 2`), []byte(`"format": 3`), 1) }, "unsupported format 3"},
-		{"no format", func(b []byte) []byte { return bytes.Replace(b, []byte(`"format": 2,`), nil, 1) }, `no "format" field`},
+		{"format 4", func(b []byte) []byte { return bytes.Replace(b, []byte(`"format": 3`), []byte(`"format": 4`), 1) }, "unsupported format 4"},
+		{"no format", func(b []byte) []byte { return bytes.Replace(b, []byte(`"format": 3,`), nil, 1) }, `no "format" field`},
+		{"format 1, its checksum dropped", func(b []byte) []byte { return toLegacy(t, b) }, "-migrate-data"},
+		{"one hex digit of an identity in the journal", func(b []byte) []byte { return bytes.Replace(b, inJournal, flippedInJournal, 1) }, "change 1 (line"},
+		{"the journal's first line taken out", func(b []byte) []byte { return lines(b, func(l [][]byte) [][]byte { return l[1:] }) }, "change 1 (line"},
+		{"the journal's lines swapped", func(b []byte) []byte {
+			return lines(b, func(l [][]byte) [][]byte { return [][]byte{l[1], l[0]} })
+		}, "checksum does not match"},
+		{"a line that is not a change", func(b []byte) []byte {
+			return lines(b, func(l [][]byte) [][]byte { return [][]byte{l[0], []byte("{}\n"), l[1]} })
+		}, "is not a line"},
+		{"a change of another version, its chain recomputed", func(b []byte) []byte {
+			return resum(t, bytes.Replace(b, []byte(`"change":{`), []byte(`"change":{"futureField":1,`), 1))
+		}, `unknown field "futureField"`},
+		{"the state edited, checksum recomputed but not the chain", func(b []byte) []byte {
+			env, _ := journalLines(t, resum(t, bytes.Replace(b, unique, flipped, 1)))
+			_, old := journalLines(t, b)
+			return bytes.Join(append([][]byte{env}, old...), nil)
+		}, "change 1 (line"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -101,14 +155,43 @@ func TestDataFileTamperEvident(t *testing.T) {
 	}
 }
 
-// resum recomputes the checksum of a format 2 file after an edit.
-func resum(t *testing.T, b []byte) []byte {
+// toLegacy rewrites a data file as format 1: its state's fields and
+// "format": 1, no checksum.
+func toLegacy(t *testing.T, b []byte) []byte {
 	t.Helper()
+	head, _ := journalLines(t, b)
 	var env envelope
-	if err := json.Unmarshal(b, &env); err != nil {
+	if err := json.Unmarshal(head, &env); err != nil {
 		t.Fatal(err)
 	}
-	return bytes.Replace(b, []byte(env.SHA256), fmt.Appendf(nil, "%x", sha256.Sum256(env.State)), 1)
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(env.State, &fields); err != nil {
+		t.Fatal(err)
+	}
+	fields["format"] = json.RawMessage("1")
+	out, err := json.Marshal(fields)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// resum recomputes the checksum of a data file after an edit, and its
+// journal's chain.
+func resum(t *testing.T, b []byte) []byte {
+	t.Helper()
+	env, lines := journalLines(t, b)
+	var e envelope
+	if err := json.Unmarshal(env, &e); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(e.State)
+	out := bytes.Replace(env, []byte(e.SHA256), fmt.Appendf(nil, "%x", sum), 1)
+	for _, l := range lines {
+		ch := l[len(linePrefix)+64+len(lineMiddle) : len(l)-len(lineSuffix)]
+		out, sum = appendLine(out, sum, ch)
+	}
+	return out
 }
 
 // legacyFile writes a data file in format 1 (no checksum) with one
@@ -139,13 +222,24 @@ func legacyFile(t *testing.T, drop string) (path, id string) {
 	return path, id
 }
 
-// TestLegacyDataFile: a format 1 file still loads and is saved as format
-// 2. Its tokens issued after the restart are valid even though a saved
-// revocation is above the saved token sequence.
+// TestLegacyDataFile: a format 1 file loads only when asked, and is then
+// saved as format 3, and the migration is logged. Its tokens issued after
+// the restart are valid even though a saved revocation is above the saved
+// token sequence.
 func TestLegacyDataFile(t *testing.T) {
 	t.Parallel()
 	path, id := legacyFile(t, "")
-	srv, c := start(t, &Options{DataFile: path})
+	if e, err := New(&Options{DataFile: path}); err == nil {
+		e.Close()
+		t.Fatal("a format 1 file loaded without MigrateLegacyDataFile")
+	} else if !strings.Contains(err.Error(), "format 1") || !strings.Contains(err.Error(), "MigrateLegacyDataFile") || !strings.Contains(err.Error(), path) {
+		t.Errorf("the refusal %q does not name the file, its format and the option", err)
+	}
+	var logs testutil.SyncBuffer
+	srv, c := start(t, &Options{DataFile: path, MigrateLegacyDataFile: true, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "migrated from format 1") {
+		t.Errorf("the migration was not logged at Warn: %s", logs.String())
+	}
 	const v = "2025-03-02-preview"
 	_, tok := c.issue(id, v, "chat")
 	if st := srv.Emulator.Introspect(tok.Token); st.Status != StatusValid {
@@ -155,8 +249,8 @@ func TestLegacyDataFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := decodeDataFile(b); err != nil || !bytes.Contains(b, []byte(`"format": 2`)) {
-		t.Errorf("the file was not migrated to format 2 (%v):\n%s", err, b)
+	if _, err := decodeDataFile(b, false); err != nil || !bytes.Contains(b, []byte(`"format": 3`)) {
+		t.Errorf("the file was not migrated to format 3 (%v):\n%s", err, b)
 	}
 }
 
@@ -166,7 +260,7 @@ func TestLegacyDataFileMissingKey(t *testing.T) {
 	t.Parallel()
 	for _, drop := range []string{"signingKeySeed", "tokenSeq", "identities", "resourceId"} {
 		path, _ := legacyFile(t, drop)
-		e, err := New(&Options{DataFile: path})
+		e, err := New(&Options{DataFile: path, MigrateLegacyDataFile: true})
 		if err == nil {
 			e.Close()
 			t.Errorf("a format 1 file without %s loaded", drop)
@@ -213,10 +307,11 @@ func TestSavedSequenceCoversRevocations(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		st, err := decodeDataFile(b)
+		df, err := decodeDataFile(b, false)
 		if err != nil {
 			t.Fatal(err)
 		}
+		st := df.state
 		for _, si := range st.Identities {
 			if si.RevokedSeq > st.TokenSeq {
 				t.Fatalf("snapshot %d: identity %s revoked at %d, above the saved sequence %d", n, si.ID, si.RevokedSeq, st.TokenSeq)

@@ -124,6 +124,24 @@
 //     issue token 1000, delete 500, revoke 500, token exchanges 500),
 //     answered with 429 and Retry-After.
 //
+// # Custom IDs and UTF-16 surrogates
+//
+// A JSON string can escape half of a UTF-16 surrogate pair on its own
+// ("\ud800"); JavaScript's JSON.stringify sends such an escape for a string
+// that holds a lone surrogate. Go's encoding/json reads each as U+FFFD, so
+// "a\ud800", "a\udc00" and "a\ufffd" would be one custom ID and one
+// identity. The emulator refuses a request body with such an escape, in any
+// string, with 400 ValidationError naming the escape; U+FFFD itself, raw or
+// escaped, is a valid custom ID of its own, and a surrogate pair is the
+// character it encodes. We refuse rather than keep the exact code units
+// because: the service is an ASP.NET Core application, and .NET's
+// System.Text.Json refuses to read a lone surrogate escape into a string
+// (our reading; no recording shows it); RFC 7493 (I-JSON) forbids lone
+// surrogates, escaped or not; keeping them would need a JSON decoder of our
+// own, a stored form other than UTF-8, and answers that Go's encoder cannot
+// write; and no Go string of valid UTF-8 can hold one, so the Go SDK refuses
+// such a custom ID before any I/O (ErrInvalidCustomID) and never sends one.
+//
 // # What is an extension
 //
 // These endpoints are not part of ACS. They need no authentication and
@@ -156,53 +174,97 @@
 // With Options.DataFile the identities, custom IDs, assignments,
 // revocations, deletions and the token signing key are saved, so tokens
 // still verify after a restart. Every acknowledged change is on disk
-// before its response is sent: the file is written to a temporary file in
-// the same directory, synced, renamed over the old one, and the directory
-// is synced. Concurrent changes share one write. The file holds the
-// signing key and is created with mode 0600.
+// before its response is sent. The file is a full copy of the state
+// followed by a journal, one line per change: a save appends the changes
+// made since the last one and syncs the file, and concurrent changes share
+// one save, so a save costs the same with a hundred identities or a
+// hundred thousand. Once the journal outgrows the copy
+// (Options.JournalLimit), a new copy is written in the background to a
+// temporary file in the same directory, synced, renamed over the old file,
+// and the directory synced; requests wait only while the state is copied
+// in memory (about 25 ms at 100,000 identities). The file holds the signing
+// key and is created with mode 0600.
 //
 // After a crash (even kill -9) and a restart, every acknowledged create,
 // revoke and delete is there, no token revoked before the crash is valid,
-// and every token issued after the restart is valid until revoked: the
-// saved token sequence is never below a saved revocation.
+// and every token issued after the restart is valid until revoked: every
+// saved change carries the token sequence, which is never below a saved
+// revocation. A crash can cut the journal's last line short; that change
+// was never acknowledged, and loading drops it with a warning.
 //
-// The file is tamper-evident: format 2 is {"format":2,"sha256":...,
-// "state":{...}}, with the SHA-256 of the state's bytes as written. A
-// mismatch, a missing or unknown field or an unusable value (a signing key
-// that is not 32 bytes, say) stops New with an error that names the file
-// and what is wrong; nothing of such a file is loaded. The checksum
-// catches damage and hand edits, not someone who can write the file. A
-// format 1 file (no checksum) is still read, every field required, and
-// saved as format 2.
+// The file is tamper-evident. Format 3 is {"format":3,"sha256":...,
+// "state":{...}} with the SHA-256 of the state's bytes as written, then
+// lines {"sha256":...,"change":{...}} whose SHA-256 chains each to the one
+// before. A mismatch, a missing or unknown field or an unusable value (a
+// signing key that is not 32 bytes, say) stops New with an error that names
+// the file, the line and what is wrong; nothing of such a file is loaded.
+// The checksums catch damage and hand edits, not someone who can write the
+// file, and not the removal of whole lines from its end. A format 2 file
+// (the copy alone) is read and saved as format 3. A format 1 file has no
+// checksum, so nothing could tell an edit to it (a revocation taken out,
+// say) from what was saved: it is refused unless
+// Options.MigrateLegacyDataFile (-migrate-data) is set, and then loaded,
+// with every field required, saved as format 3 and the migration logged.
 //
 // A symbolic link as DataFile is followed: the file it leads to is locked
 // and written, so the link stays a link. Only one emulator may use a data
 // file at a time; on Unix locks on <file>.lock next to the resolved file
 // and on the file itself enforce it, so a second emulator is refused
-// whether it names the file, a symlink to it or a hard link to it. Since
-// every save replaces the file, a data file with more than one hard link
-// is refused.
+// whether it names the file, a symlink to it or a hard link to it. Since a
+// new copy replaces the file, which would leave any other name with a stale
+// copy (and its signing key) that no lock guards, a data file with more
+// than one hard link is refused at start, and one that gets a second name
+// while the emulator runs is no longer saved to: changes are answered 500
+// and an error is logged until the other name is removed, and the lock
+// stays on the file, so no emulator starts on the other name meanwhile. A
+// data file removed, replaced or written to while the emulator runs is
+// written anew at the next save, with a warning. In a container, mount the
+// directory that holds the data file rather than the file itself: the new
+// copies are renamed into place, which a file mount does not allow.
 //
 // # Hostile clients
 //
 // The emulator can be exposed beyond loopback (on -addr 0.0.0.0 for other
-// containers, say) without a client being able to exhaust its memory. A
-// request whose credentials are missing, malformed, out of the 15-minute
-// date window or wrongly signed is refused before its body is read (the
-// HMAC signature covers the x-ms-content-sha256 header, which is compared
-// with the body once it is in). A body must arrive within
-// Options.BodyTimeout (10 seconds) of the request's headers, however
+// containers, say) without a client being able to exhaust its memory or
+// lock others out. A request whose credentials are missing, malformed, out
+// of the 15-minute date window or wrongly signed is refused before its
+// body is read (the HMAC signature covers the x-ms-content-sha256 header,
+// which is compared with the body once it is in). A body must arrive
+// within Options.BodyTimeout (10 seconds) of the request's headers, however
 // slowly it trickles in, else 408 and the connection closes; its buffer
 // grows as bytes arrive rather than to the declared Content-Length; and
 // the bodies being received share a budget of four times MaxBodyBytes or
-// 8 MiB, whichever is more (503 with Retry-After above it). Server limits
-// header reads to 10 seconds and an HTTP/2 connection to 100 concurrent
-// streams.
+// 8 MiB, whichever is more (503 with Retry-After above it). The extension
+// routes, which need no credentials, take bodies of at most 16 KiB from a
+// budget of their own (512 KiB), so they cannot starve the API.
+//
+// A server made by Start or Listen caps request headers at 16 KiB (431
+// above it), which must arrive within 5 seconds, as must a TLS handshake.
+// Over HTTP/2 it accepts frames of at most 16 KiB, at most 100 concurrent
+// streams per connection, and pings a connection that sends no frame for 4
+// seconds and closes it if the answer does not come within 4 more, which
+// ends a header block that stalls. It keeps at most Options.MaxConns
+// connections open (-max-conns; by default half of what the open-file limit
+// leaves after 64 descriptors, at most 1024: 480 under a limit of 1024); at
+// the cap a new connection closes the one idle longest, or the oldest still
+// sending its first request's headers after a second, so that a flood of
+// idle or silent connections cannot lock out a client on a fresh one, and
+// the cap being reached is logged at Warn.
+//
+// Listening on loopback, it answers only requests whose Host is a loopback
+// name (localhost, *.localhost, 127.0.0.0/8, [::1]) or one of
+// Options.AllowedHosts (-allow-host); others get 403 HostNotAllowed, so a
+// web page cannot reach it through DNS rebinding even though the
+// development key is public. Listening on any other address it answers any
+// Host.
 //
 // # Logging
 //
 // Options.Logger gets one Info record per request with the method, path,
 // status, duration and MS-CV and, from a server made by Start or Listen, the
-// HTTP server's connection errors (a failed TLS handshake, say) at Warn.
-// Keys, tokens and the Authorization header are never logged.
+// HTTP server's connection errors (a failed TLS handshake, say), also at
+// Info. What needs the operator comes at Warn or Error: a data file
+// migrated, written anew, cut short by a crash or no longer saved, and the
+// connection cap reached. Keys, tokens and the Authorization header are
+// never logged.
 package emulator

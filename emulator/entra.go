@@ -115,7 +115,7 @@ func (c *call) entraPut() {
 	st.assignMu.Lock()
 	_, existed := st.entra[p[0]]
 	st.entra[p[0]] = a
-	st.dirty()
+	st.changed(change{Entra: []wire.EntraAssignment{a}})
 	st.assignMu.Unlock()
 	if !c.commit() {
 		return
@@ -137,7 +137,7 @@ func (c *call) entraDelete() {
 	st := c.e.store
 	st.assignMu.Lock()
 	delete(st.entra, p[0])
-	st.dirty()
+	st.changed(change{EntraDeleted: []string{p[0]}})
 	st.assignMu.Unlock()
 	if c.commit() {
 		c.noContent()
@@ -156,7 +156,7 @@ func (c *call) entraPatch() {
 		c.validation("", "The request body must be a JSON object mapping object IDs to assignments or null.")
 		return
 	}
-	type change struct {
+	type edit struct {
 		key string
 		a   *wire.EntraAssignment // nil: remove
 	}
@@ -167,7 +167,7 @@ func (c *call) entraPatch() {
 	sort.Strings(keys)
 	st := c.e.store
 	st.assignMu.Lock()
-	changes := make([]change, 0, len(keys))
+	edits := make([]edit, 0, len(keys))
 	for _, k := range keys {
 		if !isGUID(k) {
 			st.assignMu.Unlock()
@@ -177,7 +177,7 @@ func (c *call) entraPatch() {
 		key := strings.ToLower(k)
 		raw := bytes.TrimSpace(req[k])
 		if bytes.Equal(raw, []byte("null")) {
-			changes = append(changes, change{key: key})
+			edits = append(edits, edit{key: key})
 			continue
 		}
 		a, existed := st.entra[key]
@@ -219,16 +219,21 @@ func (c *call) entraPatch() {
 			st.assignMu.Unlock()
 			return
 		}
-		changes = append(changes, change{key: key, a: &a})
+		edits = append(edits, edit{key: key, a: &a})
 	}
-	for _, ch := range changes {
-		if ch.a == nil {
-			delete(st.entra, ch.key)
+	var saved change // one line, so that the patch is saved whole or not at all
+	for _, ed := range edits {
+		if ed.a == nil {
+			delete(st.entra, ed.key)
+			saved.EntraDeleted = append(saved.EntraDeleted, ed.key)
 		} else {
-			st.entra[ch.key] = *ch.a
+			st.entra[ed.key] = *ed.a
+			saved.Entra = append(saved.Entra, *ed.a)
 		}
 	}
-	st.dirty()
+	if len(edits) > 0 {
+		st.changed(saved)
+	}
 	st.assignMu.Unlock()
 	if c.commit() {
 		c.writePage("")

@@ -59,10 +59,10 @@ func (e *Emulator) serveExtension(w http.ResponseWriter, r *http.Request, path s
 		}
 		var b []byte
 		if r.Body != nil {
-			body, held, err := e.readAll(r.Body, r.ContentLength)
-			defer e.bodies.give(held)
+			body, held, err := e.extBodies.readAll(r.Body, r.ContentLength)
+			defer e.extBodies.give(held)
 			if err != nil {
-				c.bodyFailed(err)
+				c.bodyFailed(err, &e.extBodies)
 				return true
 			}
 			b = body

@@ -85,3 +85,11 @@ func flock(f *os.File) error {
 	}
 	return err
 }
+
+// linkCount is the number of names (hard links) of the file fi describes.
+func linkCount(fi os.FileInfo) uint64 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return uint64(st.Nlink)
+	}
+	return 1
+}

@@ -3,10 +3,13 @@
 package emulator
 
 import (
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/acsgo/acsidentity/internal/testutil"
 )
 
 // TestDataFileSymlink: a data file reached through a symbolic link stays
@@ -94,5 +97,53 @@ func mustBeLink(t *testing.T, path string) {
 	}
 	if fi.Mode()&os.ModeSymlink == 0 {
 		t.Fatalf("the data file is no longer a symbolic link (mode %v)", fi.Mode())
+	}
+}
+
+// TestHardLinkAtSave: a hard link made while the emulator runs stops its
+// saves (with a logged error and 500s) and keeps its lock on the file, so
+// no second emulator starts on the link; once the link is gone the changes
+// are saved.
+func TestHardLinkAtSave(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "state.json")
+	var logs testutil.SyncBuffer
+	srv, c := start(t, &Options{DataFile: file, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	const v = "2023-10-01"
+	before := c.createUser(v)
+	hard := filepath.Join(dir, "hard.json")
+	if err := os.Link(file, hard); err != nil {
+		t.Fatal(err)
+	}
+	r := c.send(req{method: "POST", path: "/identities?api-version=" + v, body: "{}"})
+	mustStatus(t, r, 500)
+	if s := logs.String(); !strings.Contains(s, "level=ERROR") || !strings.Contains(s, "2 hard links") {
+		t.Errorf("the link was not logged as an error: %s", s)
+	}
+	if e2, err := New(&Options{DataFile: hard}); err == nil || !strings.Contains(err.Error(), "in use") {
+		if e2 != nil {
+			e2.Close()
+		}
+		t.Errorf("a second emulator started on the hard link: %v", err)
+	}
+	// Once the other name is gone, the changes are saved.
+	if err := os.Remove(hard); err != nil {
+		t.Fatal(err)
+	}
+	after := c.createUser(v)
+	if !strings.Contains(logs.String(), "saves changes to its data file again") {
+		t.Errorf("the recovery was not logged: %s", logs.String())
+	}
+	if err := srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	e, err := New(&Options{DataFile: file})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if n := len(e.Identities()); n != 3 {
+		t.Errorf("%d identities after a restart, want 3 (%s, the one answered 500, %s)", n, before, after)
 	}
 }

@@ -15,7 +15,7 @@ import (
 // that sends a default port but signs without it is accepted too.
 func TestSignedHost(t *testing.T) {
 	t.Parallel()
-	_, c := start(t, nil)
+	_, c := start(t, &Options{AllowedHosts: []string{"*"}})
 	resign := func(host, signed string) func(*http.Request) {
 		return func(r *http.Request) {
 			r.Host = host

@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"context"
 	"crypto"
 	"encoding/base64"
 	"errors"
@@ -57,8 +58,9 @@ type Options struct {
 	// with Retry-After above them.
 	Throttle bool
 	// DataFile, when set, is where the emulator keeps its state. Every
-	// acknowledged write is saved atomically before the response is sent.
-	// Empty means in memory only.
+	// acknowledged change is on disk before the response is sent (see
+	// Persistence in the package documentation). Empty means in memory
+	// only.
 	DataFile string
 	// MaxBodyBytes caps request bodies (413 above it). 0 means 1 MiB. The
 	// bodies being received at any one time share a budget of four times
@@ -73,9 +75,10 @@ type Options struct {
 	BodyTimeout time.Duration
 	// Logger receives one Info record per request (method, path, status,
 	// duration and MS-CV) and, from a server made by Start or Listen, the
-	// HTTP server's connection errors (a failed TLS handshake, say) at Warn.
-	// Nil means silent. Keys, tokens and the Authorization header are never
-	// logged.
+	// HTTP server's connection errors (a failed TLS handshake, say), also
+	// at Info. What needs the operator (a data file migrated, or no longer
+	// saved; the connection cap reached) comes at Warn or Error. Nil means
+	// silent. Keys, tokens and the Authorization header are never logged.
 	Logger *slog.Logger
 	// Now is the emulator's clock. Nil means time.Now.
 	Now func() time.Time
@@ -84,6 +87,31 @@ type Options struct {
 	// TLS makes Start and Listen serve HTTPS with a fresh self-signed
 	// certificate instead of HTTP. New, which serves nothing, ignores it.
 	TLS bool
+	// MaxConns caps the connections a server made by Start or Listen keeps
+	// open; at the cap a new connection closes the one idle longest (or
+	// slowest to send its request). 0 means half of what the process's
+	// open-file limit leaves after 64 descriptors, at most 1024 (480 under
+	// a limit of 1024). New ignores it.
+	MaxConns int
+	// AllowedHosts are the names, besides loopback ones (localhost,
+	// *.localhost, 127.0.0.0/8 and ::1), that a server made by Start or
+	// Listen on a loopback address accepts in the Host header; any other
+	// is answered 403, so that a web page cannot reach the emulator
+	// through DNS rebinding. "*" accepts any name. A server listening on
+	// any other address (0.0.0.0, say) accepts any name. New ignores it.
+	AllowedHosts []string
+	// MigrateLegacyDataFile lets New load a DataFile of format 1, which
+	// has no checksum, and save it with one; it logs the migration at Warn.
+	// Without it such a file is refused, since nothing could tell an edit
+	// to it from the state the emulator saved.
+	MigrateLegacyDataFile bool
+	// JournalLimit is how many bytes of changes the DataFile may collect
+	// after its last full copy of the state before a new copy is written
+	// in the background and the changes dropped (compaction). 0 means the
+	// size of that copy or 1 MiB, whichever is more, so that the cost of a
+	// save does not grow with the state and the file stays under about
+	// twice its size.
+	JournalLimit int64
 	// OpaqueTokens makes the emulator issue access tokens that clients
 	// cannot decode instead of JWTs: each is the JWT it would otherwise
 	// issue, encrypted as a JWE of five dot-separated parts ("dir",
@@ -105,7 +133,8 @@ type Emulator struct {
 	allowBearer  bool
 	maxBody      int64
 	bodyTimeout  time.Duration
-	bodies       bodyBudget
+	bodies       bodyBudget // the ACS routes'
+	extBodies    bodyBudget // the extension routes', which need no credentials
 	pageSize     int
 	logger       *slog.Logger
 	now          func() time.Time
@@ -117,6 +146,8 @@ type Emulator struct {
 	persist      *persister
 	closed       atomic.Bool
 	supportedHdr []string
+	hosts        *hostFilter // nil: any Host; set by Listen
+	logRequests  bool
 	opaque       opaqueTokens
 }
 
@@ -147,6 +178,9 @@ func New(opts *Options) (*Emulator, error) {
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = defaultMaxBodyBytes
 	}
+	if o.JournalLimit < 0 {
+		return nil, fmt.Errorf("emulator: JournalLimit is %d, want 0 (the default) or more", o.JournalLimit)
+	}
 	if o.BodyTimeout <= 0 {
 		o.BodyTimeout = defaultBodyTimeout
 	}
@@ -170,12 +204,14 @@ func New(opts *Options) (*Emulator, error) {
 		opaque:       opaqueTokens{enabled: o.OpaqueTokens},
 	}
 	e.idPrefix = "8:acs:" + e.resourceID + "_"
-	e.bodies.limit = max(minBodyBudget, 4*e.maxBody)
+	e.logRequests = o.Logger != nil && o.Logger.Enabled(context.Background(), slog.LevelInfo)
+	e.bodies.max, e.bodies.limit = e.maxBody, max(minBodyBudget, 4*e.maxBody)
+	e.extBodies.max, e.extBodies.limit = maxExtensionBody, extensionBodyBudget
 	if o.Throttle {
 		e.throttle = newThrottler()
 	}
 	if o.DataFile != "" {
-		if err := e.openDataFile(o.DataFile); err != nil {
+		if err := e.openDataFile(o.DataFile, &o); err != nil {
 			return nil, err
 		}
 	} else {
@@ -207,7 +243,7 @@ func (e *Emulator) Close() error {
 // ServeHTTP answers one request.
 func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	cv := newCorrelationVector()
-	if e.logger != nil {
+	if e.logRequests {
 		start := time.Now()
 		lw := &logWriter{ResponseWriter: w, status: http.StatusOK}
 		defer func() {
@@ -225,6 +261,10 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h["X-Ms-Client-Request-Id"] = id[:1]
 	}
 	deadline := e.armBodyDeadline(w, r)
+	if e.hosts != nil && !e.hosts.allows(r.Host) {
+		(&call{e: e, w: w, r: r, deadline: deadline}).refuseHost()
+		return
+	}
 	path := r.URL.EscapedPath()
 	if e.serveExtension(w, r, path, deadline) {
 		return

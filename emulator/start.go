@@ -10,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"log/slog"
@@ -20,8 +21,31 @@ import (
 	"time"
 )
 
-// maxStreams is the most HTTP/2 requests one connection may have open.
-const maxStreams = 100
+// Limits of a server made by Start or Listen on what a client can make it
+// hold before it has checked the client's credentials.
+const (
+	// maxStreams is the most HTTP/2 requests one connection may have open.
+	maxStreams = 100
+	// maxHeaderBytes caps a request's header block, over HTTP/1 (431
+	// above it; net/http allows 4 KiB more for the request line) and
+	// HTTP/2 (where the connection ends). An ACS request's headers take
+	// about 1 KiB; an Entra ID bearer token with the most groups it
+	// lists (200) about 12 KiB.
+	maxHeaderBytes = 16 << 10
+	// headerTimeout is how long a client may take to send a request's
+	// headers, and before the first one its TLS handshake.
+	headerTimeout = 5 * time.Second
+	// h2PingAfter is how long an HTTP/2 connection may send no complete
+	// frame before it is pinged, and h2PingTimeout how long it then has
+	// to answer. A client that stalls in the middle of a header block
+	// cannot answer (any frame but the block's next one ends the
+	// connection), so such a block is cut after the two together.
+	h2PingAfter   = 4 * time.Second
+	h2PingTimeout = 4 * time.Second
+	// h2MaxFrame is the protocol's smallest frame size limit: a frame is
+	// read whole into memory before it is parsed.
+	h2MaxFrame = 16 << 10
+)
 
 // Server is an Emulator serving HTTP or HTTPS on a TCP address.
 type Server struct {
@@ -56,39 +80,63 @@ func StartTLS(opts *Options) (*Server, error) {
 }
 
 // Listen serves a new Emulator on addr (":0" ports pick a free port), over
-// HTTPS with a fresh self-signed certificate if opts.TLS is set.
+// HTTPS with a fresh self-signed certificate if opts.TLS is set. It bounds
+// what clients can make it hold: header size and time, HTTP/2 frames and
+// streams, and open connections (Options.MaxConns); on a loopback addr it
+// answers only loopback Host names and Options.AllowedHosts. The package
+// documentation's "Hostile clients" says how.
 func Listen(addr string, opts *Options) (*Server, error) {
 	useTLS := opts != nil && opts.TLS
 	e, err := New(opts)
 	if err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", addr)
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.MaxConns < 0 {
+		e.Close()
+		return nil, fmt.Errorf("emulator: MaxConns is %d, want 0 (the default) or more", o.MaxConns)
+	}
+	if o.MaxConns == 0 {
+		o.MaxConns = defaultMaxConns()
+	}
+	inner, err := net.Listen("tcp", addr)
 	if err != nil {
 		e.Close()
 		return nil, err
 	}
+	tcp := inner.Addr().(*net.TCPAddr)
+	e.hosts = newHostFilter(tcp.IP, o.AllowedHosts)
+	ln := newConnLimiter(inner, o.MaxConns, o.Logger)
 	s := &Server{Emulator: e, ln: ln, done: make(chan struct{}), accessKey: DevelopmentKey}
-	if opts != nil && opts.AccessKey != "" {
-		s.accessKey = opts.AccessKey
+	if o.AccessKey != "" {
+		s.accessKey = o.AccessKey
 	}
 	s.srv = &http.Server{
 		Handler:           e,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: headerTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
 		IdleTimeout:       2 * time.Minute,
+		ConnState:         ln.track,
 		// Over HTTP/2 one connection carries many requests: bound how many
-		// run at once and how much unread body each may have buffered.
+		// run at once, how much unread body each may have buffered, how
+		// large a frame may be and how long a header block may stall.
 		HTTP2: &http.HTTP2Config{
 			MaxConcurrentStreams:          maxStreams,
+			MaxReadFrameSize:              h2MaxFrame,
 			MaxReceiveBufferPerConnection: 1 << 20,
 			MaxReceiveBufferPerStream:     256 << 10,
+			SendPingTimeout:               h2PingAfter,
+			PingTimeout:                   h2PingTimeout,
 		},
 		// Connection-level errors (such as a client that does not trust
 		// the certificate) go to the Logger, or nowhere.
 		ErrorLog: log.New(io.Discard, "", 0),
 	}
-	if opts != nil && opts.Logger != nil {
-		s.srv.ErrorLog = slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn)
+	if o.Logger != nil {
+		s.srv.ErrorLog = slog.NewLogLogger(o.Logger.Handler(), slog.LevelInfo)
 	}
 	scheme := "http"
 	if useTLS {
@@ -103,7 +151,6 @@ func Listen(addr string, opts *Options) (*Server, error) {
 		s.srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 		scheme = "https"
 	}
-	tcp := s.ln.Addr().(*net.TCPAddr)
 	host := tcp.IP.String()
 	if tcp.IP.IsUnspecified() {
 		host = "127.0.0.1"

@@ -46,9 +46,26 @@ type store struct {
 	teams    map[teamsKey]wire.TeamsExtensionAssignment
 	entra    map[string]wire.EntraAssignment // objectId (lower case) -> assignment
 
-	// dirty is called, with the lock that guards a change still held,
-	// after every change; it returns nothing and marks the state unsaved.
-	dirty func()
+	// journal, when there is a data file, is called with the lock that
+	// guards a change still held, after every change, with the change as
+	// the data file records it; the locks put the calls in the order the
+	// changes were made.
+	journal func(change)
+}
+
+// changed reports a change to the journal, if there is one.
+func (s *store) changed(ch change) {
+	if s.journal != nil {
+		s.journal(ch)
+	}
+}
+
+// identityChanged reports the new state of it to the journal, if there
+// is one.
+func (s *store) identityChanged(it *identity) {
+	if s.journal != nil {
+		s.journal(change{Identity: savedOf(it)})
+	}
 }
 
 type teamsKey struct{ tenant, object string }
@@ -59,7 +76,6 @@ func newStore() *store {
 		custom: map[string]string{},
 		teams:  map[teamsKey]wire.TeamsExtensionAssignment{},
 		entra:  map[string]wire.EntraAssignment{},
-		dirty:  func() {},
 	}
 	for i := range s.shards {
 		s.shards[i].m = map[string]*identity{}
@@ -76,7 +92,7 @@ func (s *store) add(it *identity) {
 	sh := s.shard(it.id)
 	sh.mu.Lock()
 	sh.m[it.id] = it
-	s.dirty()
+	s.identityChanged(it)
 	sh.mu.Unlock()
 }
 
@@ -104,7 +120,7 @@ func (s *store) with(id string, fn func(*identity)) bool {
 		return false
 	}
 	fn(it)
-	s.dirty()
+	s.identityChanged(it)
 	return true
 }
 
@@ -124,7 +140,7 @@ func (s *store) getOrCreate(id string, now time.Time, seq func() uint64, fn func
 		it = n
 	}
 	fn(it)
-	s.dirty()
+	s.identityChanged(it)
 }
 
 // remove marks id deleted. It reports whether a live identity was deleted.
@@ -142,7 +158,7 @@ func (s *store) remove(id string, now time.Time) bool {
 	if it.customID != "" && s.custom[it.customID] == id {
 		delete(s.custom, it.customID)
 	}
-	s.dirty()
+	s.identityChanged(it)
 	return true
 }
 

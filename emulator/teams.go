@@ -209,7 +209,7 @@ func (c *call) teamsAssignmentPut() {
 	st.assignMu.Lock()
 	_, existed := st.teams[teamsKey{p[0], p[1]}]
 	st.teams[teamsKey{p[0], p[1]}] = a
-	st.dirty()
+	st.changed(change{Teams: []wire.TeamsExtensionAssignment{a}})
 	st.assignMu.Unlock()
 	if !c.commit() {
 		return
@@ -231,7 +231,7 @@ func (c *call) teamsAssignmentDelete() {
 	st := c.e.store
 	st.assignMu.Lock()
 	delete(st.teams, teamsKey{p[0], p[1]})
-	st.dirty()
+	st.changed(change{TeamsDeleted: []teamsRef{{TenantID: p[0], ObjectID: p[1]}}})
 	st.assignMu.Unlock()
 	if c.commit() {
 		c.noContent()

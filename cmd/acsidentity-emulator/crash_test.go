@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -50,8 +51,15 @@ func TestKillRounds(t *testing.T) {
 	bin := buildCommand(t)
 	data := filepath.Join(t.TempDir(), "state.json")
 	s := &crashState{live: map[string]bool{}, deleted: map[string]bool{}, uncertain: map[string]bool{}, checkNext: map[string]bool{}}
+	var midCopy, torn int // kills in the middle of writing a copy of the state, and of a journal line
 	for round := range *killRounds {
-		cmd, conn := startCommand(t, bin, "-addr", "127.0.0.1:0", "-data", data)
+		args := []string{"-addr", "127.0.0.1:0", "-data", data}
+		if round%2 == 1 {
+			// Compact again and again, so that kills land in the middle
+			// of compactions too.
+			args = append(args, "-journal-limit", "2048")
+		}
+		cmd, conn := startCommand(t, bin, args...)
 		c := noRetryClient(t, conn)
 		s.check(t, round, c, conn, s.checkNext)
 		if t.Failed() {
@@ -71,6 +79,12 @@ func TestKillRounds(t *testing.T) {
 		cmd.Wait()
 		wg.Wait()
 		checkSavedSequence(t, round, data)
+		if copies, _ := filepath.Glob(filepath.Join(filepath.Dir(data), ".state.json.tmp-*")); len(copies) > 0 {
+			midCopy++
+		}
+		if b, err := os.ReadFile(data); err == nil && len(b) > 0 && b[len(b)-1] != '\n' {
+			torn++
+		}
 	}
 	_, conn := startCommand(t, bin, "-addr", "127.0.0.1:0", "-data", data)
 	all := map[string]bool{}
@@ -78,8 +92,8 @@ func TestKillRounds(t *testing.T) {
 		all[id] = true
 	}
 	s.check(t, *killRounds, noRetryClient(t, conn), conn, all)
-	t.Logf("%d kill -9 rounds: %d identities live, %d deleted, %d revoked tokens checked, %d operations cut by a kill",
-		*killRounds, len(s.live), len(s.deleted), len(s.revoked), len(s.uncertain))
+	t.Logf("%d kill -9 rounds: %d identities live, %d deleted, %d revoked tokens checked, %d operations cut by a kill; %d kills while a copy of the state was being written, %d in the middle of a journal line",
+		*killRounds, len(s.live), len(s.deleted), len(s.revoked), len(s.uncertain), midCopy, torn)
 }
 
 func noRetryClient(t *testing.T, conn string) *acsidentity.Client {
@@ -218,35 +232,69 @@ func (s *crashState) work(c *acsidentity.Client, stop <-chan struct{}) {
 
 // checkSavedSequence reads the data file as the kill left it: no identity
 // may be revoked above the saved token sequence, or the first tokens
-// issued after a restart would count as revoked.
+// issued after a restart would count as revoked. In format 3 the file is
+// a copy of the state and then a journal of changes, each with the token
+// sequence when it was made: the check holds after every change.
 func checkSavedSequence(t *testing.T, round int, data string) {
 	t.Helper()
 	b, err := os.ReadFile(data)
 	if err != nil {
 		t.Fatal(err)
 	}
+	dec := json.NewDecoder(bytes.NewReader(b))
 	var file struct {
-		State *json.RawMessage `json:"state"` // format 2; format 1 has no envelope
+		Format int              `json:"format"`
+		State  *json.RawMessage `json:"state"` // format 1 has no envelope
 	}
-	if err := json.Unmarshal(b, &file); err != nil {
+	if err := dec.Decode(&file); err != nil {
 		t.Fatalf("round %d: the data file is not JSON: %v", round, err)
 	}
+	state := b[:dec.InputOffset()]
 	if file.State != nil {
-		b = *file.State
+		state = *file.State
+	}
+	type saved struct {
+		ID         string `json:"id"`
+		RevokedSeq uint64 `json:"revokedSeq"`
 	}
 	var st struct {
-		TokenSeq   uint64 `json:"tokenSeq"`
-		Identities []struct {
-			ID         string `json:"id"`
-			RevokedSeq uint64 `json:"revokedSeq"`
-		} `json:"identities"`
+		TokenSeq   uint64  `json:"tokenSeq"`
+		Identities []saved `json:"identities"`
 	}
-	if err := json.Unmarshal(b, &st); err != nil {
+	if err := json.Unmarshal(state, &st); err != nil {
 		t.Fatalf("round %d: %v", round, err)
 	}
-	for _, it := range st.Identities {
-		if it.RevokedSeq > st.TokenSeq {
-			t.Errorf("round %d: the saved state has %s revoked at %d, above the saved token sequence %d", round, it.ID, it.RevokedSeq, st.TokenSeq)
+	seq := st.TokenSeq
+	check := func(where string, it saved) {
+		if it.RevokedSeq > seq {
+			t.Errorf("round %d: %s has %s revoked at %d, above the saved token sequence %d", round, where, it.ID, it.RevokedSeq, seq)
 		}
+	}
+	for _, it := range st.Identities {
+		check("the saved state", it)
+	}
+	// The sequence only grows, so each line can only break the check for
+	// the identity it changes.
+	lines := bytes.Split(b[dec.InputOffset():], []byte("\n"))
+	for i, l := range lines {
+		if len(bytes.TrimSpace(l)) == 0 || i == len(lines)-1 { // the last may be cut short
+			continue
+		}
+		var line struct {
+			Change struct {
+				TokenSeq uint64 `json:"tokenSeq"`
+				Identity *saved `json:"identity"`
+			} `json:"change"`
+		}
+		if err := json.Unmarshal(l, &line); err != nil {
+			t.Fatalf("round %d: journal line %d: %v", round, i, err)
+		}
+		seq = max(seq, line.Change.TokenSeq)
+		if it := line.Change.Identity; it != nil {
+			check(fmt.Sprintf("journal line %d", i), *it)
+		}
+	}
+	if file.Format != 3 {
+		t.Errorf("round %d: the data file is format %d, want 3", round, file.Format)
 	}
 }

@@ -24,7 +24,7 @@ func envName(flagName string) string {
 // flagsFromEnv sets every flag of fs that the command line did not give
 // from its variable in environ ("NAME=value" entries, as os.Environ
 // returns them). The command line wins over the environment. The repeated
-// -fault takes its specs separated by spaces. A variable with the prefix
+// -fault and -allow-host take their values separated by spaces. A variable with the prefix
 // that names no flag is an error, so that a misspelt setting is not
 // silently ignored.
 func flagsFromEnv(fs *flag.FlagSet, environ []string) error {
@@ -50,7 +50,7 @@ func flagsFromEnv(fs *flag.FlagSet, environ []string) error {
 			continue
 		}
 		values := []string{value}
-		if f.Name == "fault" {
+		if f.Name == "fault" || f.Name == "allow-host" {
 			values = strings.Fields(value)
 		}
 		for _, v := range values {

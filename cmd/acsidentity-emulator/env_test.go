@@ -109,3 +109,18 @@ func TestEnvironmentBinary(t *testing.T) {
 		t.Fatalf("a misspelt variable: %v, stderr %q; want exit 2 naming it", err, stderr.String())
 	}
 }
+
+// TestAllowHostFromEnv: ACSIDENTITY_EMULATOR_ALLOW_HOST takes several
+// names, separated by spaces, as the repeated -allow-host does.
+func TestAllowHostFromEnv(t *testing.T) {
+	t.Parallel()
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	var hosts hostList
+	fs.Var(&hosts, "allow-host", "")
+	if err := flagsFromEnv(fs, []string{"ACSIDENTITY_EMULATOR_ALLOW_HOST=emulator.test  dev.example.test"}); err != nil {
+		t.Fatal(err)
+	}
+	if hosts.String() != "emulator.test,dev.example.test" {
+		t.Errorf("allow-host %q, want both names", hosts.String())
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"net/http"
 	"os/exec"
@@ -15,12 +16,18 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 
 	"github.com/acsgo/acsidentity"
+	"github.com/acsgo/acsidentity/internal/testutil"
 )
 
+var prebuilt = flag.String("bin", "", "test this acsidentity-emulator `binary` instead of building the package (to show that a test fails on an older build)")
+
 // buildCommand builds the command into a temporary directory and returns
-// the binary's path.
+// the binary's path, or returns the -bin binary.
 func buildCommand(t *testing.T) string {
 	t.Helper()
+	if *prebuilt != "" {
+		return *prebuilt
+	}
 	bin := filepath.Join(t.TempDir(), "acsidentity-emulator")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
@@ -32,7 +39,29 @@ func buildCommand(t *testing.T) string {
 // printed. The process is killed when the test ends.
 func startCommand(t *testing.T, bin string, args ...string) (*exec.Cmd, string) {
 	t.Helper()
+	cmd, conn, _ := startCommandLogged(t, bin, args...)
+	return cmd, conn
+}
+
+// startCommandLogged is startCommand that also returns what the command
+// writes to standard error.
+func startCommandLogged(t *testing.T, bin string, args ...string) (*exec.Cmd, string, *testutil.SyncBuffer) {
+	t.Helper()
+	cmd, line, stderr := launch(t, bin, args...)
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	if !strings.HasPrefix(line, "endpoint=") {
+		t.Fatalf("no connection string, but %q (stderr: %s)", line, stderr)
+	}
+	return cmd, line, stderr
+}
+
+// launch starts the command and returns the first line it printed (empty
+// if it printed none before exiting) and what it writes to standard error.
+func launch(t *testing.T, bin string, args ...string) (*exec.Cmd, string, *testutil.SyncBuffer) {
+	t.Helper()
 	cmd := exec.Command(bin, args...)
+	stderr := &testutil.SyncBuffer{}
+	cmd.Stderr = stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -40,12 +69,8 @@ func startCommand(t *testing.T, bin string, args ...string) (*exec.Cmd, string) 
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("reading the connection string: %v", err)
-	}
-	return cmd, strings.TrimSpace(line)
+	line, _ := bufio.NewReader(stdout).ReadString('\n')
+	return cmd, strings.TrimSpace(line), stderr
 }
 
 // TestKilledKeepsAcknowledged: every change the command acknowledged is on
@@ -123,6 +148,14 @@ func TestKilledKeepsAcknowledged(t *testing.T) {
 			t.Errorf("after the kill a token is %q, want %q", got, want)
 		}
 	}
+}
+
+// endpointHost returns the endpoint of a connection string and its
+// host:port.
+func endpointHost(conn string) (endpoint, host string) {
+	endpoint, _, _ = strings.Cut(strings.TrimPrefix(conn, "endpoint="), ";")
+	host = strings.TrimSuffix(endpoint[strings.Index(endpoint, "//")+2:], "/")
+	return endpoint, host
 }
 
 // introspect asks the emulator of conn for a token's status.

@@ -9,7 +9,9 @@
 //
 // With -addr 127.0.0.1:0 it takes a free port and prints the real one.
 // SIGINT or SIGTERM shut it down cleanly (in-flight requests finish and the
-// data file is saved); it then exits 0.
+// data file is saved); it then exits 0. Warnings (a data file migrated or
+// no longer saved, the connection cap reached) go to standard error; -v
+// adds a line per request.
 //
 // Usage:
 //
@@ -64,6 +66,19 @@ func (f *faultList) Set(v string) error {
 	return nil
 }
 
+// hostList is the repeatable -allow-host flag.
+type hostList []string
+
+func (h *hostList) String() string { return strings.Join(*h, ",") }
+
+func (h *hostList) Set(v string) error {
+	if v == "" {
+		return errors.New("empty host name")
+	}
+	*h = append(*h, v)
+	return nil
+}
+
 // run is the whole command; it returns the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("acsidentity-emulator", flag.ContinueOnError)
@@ -83,7 +98,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		opaque      = fs.Bool("opaque-tokens", false, "issue encrypted access tokens that clients cannot decode (five-part JWEs of the usual JWTs) instead of JWTs, to test clients that must assume a token's lifetime; a stand-in, not the real service's encrypted form")
 		verbose     = fs.Bool("v", false, "log every request (method, path, status, duration) to standard error; keys and tokens are never logged")
 		faults      faultList
+		allowHosts  hostList
+		maxConns    = fs.Int("max-conns", 0, "most `connections` kept open; at the cap a new one closes the one idle longest (default: half the open-file limit less 64, at most 1024)")
+		migrate     = fs.Bool("migrate-data", false, "load a -data file of format 1 (no checksum), which is otherwise refused, and save it with a checksum")
+		journal     = fs.Int64("journal-limit", 0, "`bytes` of changes the -data file collects after its last full copy of the state before it is compacted (default: the size of that copy or 1 MiB, whichever is more)")
 	)
+	fs.Var(&allowHosts, "allow-host", "accept this `name` in the Host header besides loopback names (repeatable; * for any); only checked when listening on loopback, to stop DNS rebinding")
 	fs.Var(&faults, "fault", "inject a fault (repeatable); `spec` is STATUS|drop[:COUNT[:OPERATION]][:after-commit][:retry-after=SECONDS], e.g. 503:3:create, 503:1:create:after-commit, drop:1, 429:2:issueToken:retry-after=5; operations: "+strings.Join(emulator.Operations(), ", "))
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: acsidentity-emulator [flags]\n\nServes an emulator of the Azure Communication Services Identity REST API and prints its\nconnection string (endpoint=...;accesskey=...) on standard output. SIGINT/SIGTERM stop it.\n\nEvery flag can be set by an environment variable instead: -tls by ACSIDENTITY_EMULATOR_TLS=true,\n-cert-out by ACSIDENTITY_EMULATOR_CERT_OUT=FILE, and so on; the command line wins.\n`acsidentity-emulator health -h` tells how to probe a running emulator (for container health checks).\n\nFlags:\n")
@@ -114,10 +134,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		PageSize:     *pageSize,
 		TLS:          *useTLS,
 		OpaqueTokens: *opaque,
+
+		MaxConns:              *maxConns,
+		AllowedHosts:          allowHosts,
+		MigrateLegacyDataFile: *migrate,
+		JournalLimit:          *journal,
 	}
+	// Warnings (a data file migrated or no longer saved, the connection
+	// cap reached) always go to standard error; -v adds every request.
+	level := slog.LevelWarn
 	if *verbose {
-		opts.Logger = slog.New(slog.NewTextHandler(stderr, nil))
+		level = slog.LevelInfo
 	}
+	opts.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	srv, err := emulator.Listen(*addr, opts)
 	if err != nil {
 		fmt.Fprintf(stderr, "acsidentity-emulator: %v\n", err)

@@ -98,13 +98,21 @@ func TestRunFlags(t *testing.T) {
 	if code := run(context.Background(), []string{"-h"}, &out, &errb); code != 0 {
 		t.Fatalf("-h exit %d", code)
 	}
-	for _, f := range []string{"-addr", "-key", "-resource-id", "-data", "-tls", "-cert-out", "-allow-bearer", "-throttle", "-fault", "-v"} {
+	for _, f := range []string{"-addr", "-key", "-resource-id", "-data", "-tls", "-cert-out", "-allow-bearer", "-throttle", "-fault", "-v", "-max-conns", "-allow-host", "-migrate-data", "-journal-limit"} {
 		if !strings.Contains(errb.String(), f) {
 			t.Errorf("-h does not document %s", f)
 		}
 	}
 	if code := run(context.Background(), []string{"-fault", "bogus"}, &out, &errb); code != 2 {
 		t.Errorf("bad -fault: exit %d, want 2", code)
+	}
+	if code := run(context.Background(), []string{"-allow-host", ""}, &out, &errb); code != 2 {
+		t.Errorf("empty -allow-host: exit %d, want 2", code)
+	}
+	for _, flag := range []string{"-max-conns", "-journal-limit"} {
+		if code := run(context.Background(), []string{flag, "-1", "-addr", "127.0.0.1:0"}, &out, &errb); code != 1 {
+			t.Errorf("negative %s: exit %d, want 1", flag, code)
+		}
 	}
 	if code := run(context.Background(), []string{"extra"}, &out, &errb); code != 2 {
 		t.Errorf("extra argument: exit %d, want 2", code)

@@ -5,13 +5,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/base64"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -49,12 +49,7 @@ func TestSlowBodiesBounded(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			args := []string{"-addr", "127.0.0.1:0"}
-			certFile := filepath.Join(t.TempDir(), "cert.pem")
-			if tc.h2 {
-				args = append(args, "-tls", "-cert-out", certFile)
-			}
-			cmd, conn := startCommand(t, bin, args...)
+			cmd, conn, certFile := startTarget(t, bin, tc.h2)
 			o := &acsidentity.ClientOptions{}
 			var hc *http.Client
 			if tc.h2 {
@@ -112,6 +107,20 @@ func TestSlowBodiesBounded(t *testing.T) {
 	}
 }
 
+// startTarget starts the command on a free loopback port, over -tls if
+// useTLS, and returns it, its connection string and the certificate's
+// file.
+func startTarget(t *testing.T, bin string, useTLS bool) (*exec.Cmd, string, string) {
+	t.Helper()
+	args := []string{"-addr", "127.0.0.1:0"}
+	certFile := filepath.Join(t.TempDir(), "cert.pem")
+	if useTLS {
+		args = append(args, "-tls", "-cert-out", certFile)
+	}
+	cmd, conn := startCommand(t, bin, args...)
+	return cmd, conn, certFile
+}
+
 // slowRequestHead is the head of a create request declaring a body of n
 // bytes, signed with the development key or with no credentials at all.
 func slowRequestHead(host string, n int, signed bool) []byte {
@@ -134,13 +143,19 @@ func slowRequestHead(host string, n int, signed bool) []byte {
 // server closes the connection, and returns when that happened, measured
 // from start. It gives up after a minute.
 func trickle(t *testing.T, host string, head []byte, start time.Time) time.Duration {
+	return trickleAt(t, host, head, 0, 2<<10, 100*time.Millisecond, start)
+}
+
+// trickleAt is trickle with first bytes of body at once and then chunk
+// bytes every interval.
+func trickleAt(t *testing.T, host string, head []byte, first, chunkSize int, every time.Duration, start time.Time) time.Duration {
 	conn, err := net.DialTimeout("tcp", host, 30*time.Second)
 	if err != nil {
 		t.Error(err)
 		return 0
 	}
 	defer conn.Close()
-	if _, err := conn.Write(head); err != nil {
+	if _, err := conn.Write(append(head, bytes.Repeat([]byte{' '}, first)...)); err != nil {
 		return time.Since(start)
 	}
 	cut := make(chan struct{})
@@ -149,8 +164,8 @@ func trickle(t *testing.T, host string, head []byte, start time.Time) time.Durat
 		conn.SetReadDeadline(time.Now().Add(time.Minute))
 		io.Copy(io.Discard, conn) // the server's answer, if any, then EOF
 	}()
-	chunk := bytes.Repeat([]byte{' '}, 2<<10)
-	tick := time.NewTicker(100 * time.Millisecond)
+	chunk := bytes.Repeat([]byte{' '}, chunkSize)
+	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
 		select {
@@ -169,16 +184,8 @@ func trickle(t *testing.T, host string, head []byte, start time.Time) time.Durat
 // tlsClient is an HTTP/2 client that trusts the certificate in certFile.
 func tlsClient(t *testing.T, certFile string) *http.Client {
 	t.Helper()
-	pem, err := os.ReadFile(certFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		t.Fatal("no certificate in " + certFile)
-	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	tr.TLSClientConfig = &tls.Config{RootCAs: certPool(t, certFile), MinVersion: tls.VersionTLS12}
 	tr.ForceAttemptHTTP2 = true
 	return &http.Client{Transport: tr}
 }
