@@ -149,6 +149,9 @@ func redacted(s string) string {
 // CommunicationTokenCredential holds an ACS user access token on the client
 // side and renews it through a Refresher: the Go counterpart of the
 // CommunicationTokenCredential of the JS, .NET, Java and Python SDKs.
+// NewCommunicationTokenCredential makes one from a token or a Refresher;
+// NewEntraCommunicationTokenCredential makes one that exchanges the user's
+// Entra ID token instead (its rules are on that constructor).
 //
 // The rules, and which SDK each follows, are those of the fields of
 // [CommunicationTokenCredentialOptions]. In short: a static credential
