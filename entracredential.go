@@ -67,7 +67,9 @@ type EntraCommunicationTokenCredentialOptions struct {
 
 	// TokenCredential gets the user's Entra ID token: an azidentity
 	// credential (interactive browser, device code, on-behalf-of, ...) or
-	// any other azcore.TokenCredential. Required.
+	// any other azcore.TokenCredential. Required. It must honour the
+	// context it is given: Close cancels it and waits for a running
+	// exchange to end.
 	TokenCredential azcore.TokenCredential
 
 	// Scopes are asked of TokenCredential. nil means DefaultEntraScope.
@@ -175,6 +177,11 @@ func entraEndpointFor(scopes []string) (entraEndpoint, error) {
 //     of transient failures (3 retries by default, as the SDKs' 4 tries).
 //     A 200 answer without an access token and its expiry is an error that
 //     says so (it does not quote the answer, which may hold a token).
+//
+// A GetToken that finds the ACS token cached still runs the pipeline (the
+// bearer policy, then the guard answers), as .NET's credential does; it
+// costs tens of microseconds and about 70 allocations
+// (BenchmarkEntraCredentialGetTokenCached), nothing on the network.
 //
 // Close stops a running exchange and forgets the cached token; GetToken
 // then fails with ErrCredentialClosed.
@@ -307,7 +314,9 @@ func (c *CommunicationTokenCredential) getExchangedToken(ctx context.Context) (A
 		c.waiting++
 		c.mu.Unlock()
 		if started {
-			go c.runExchange(call)
+			// On this goroutine: the pipeline and TokenCredential honour
+			// ctx, and a cached answer costs no goroutine hand-off.
+			c.runExchange(call)
 		}
 		var err error
 		select {
