@@ -76,7 +76,10 @@ type EntraCommunicationTokenCredentialOptions struct {
 	// They must all start with the same one of
 	// CommunicationClientsScopePrefix, TeamsExtensionScopePrefix and
 	// TeamsExtensionGCCHighScopePrefix; an empty list is an error (see
-	// ErrInvalidEntraScopes). The credential keeps its own copy.
+	// ErrInvalidEntraScopes). The credential keeps its own copy. (.NET and
+	// Java refuse null scopes as they refuse an empty list; in Go nil is the
+	// unset value, and means the default, as an absent list does in JS and
+	// Python.)
 	Scopes []string
 
 	// ClientOptions configures the pipeline of the exchange requests:
@@ -176,7 +179,10 @@ func entraEndpointFor(scopes []string) (entraEndpoint, error) {
 //   - A non-200 answer is an *azcore.ResponseError, after azcore's retries
 //     of transient failures (3 retries by default, as the SDKs' 4 tries).
 //     A 200 answer without an access token and its expiry is an error that
-//     says so (it does not quote the answer, which may hold a token).
+//     says what is missing. .NET and Java make that their HTTP error type,
+//     Python a ClientAuthenticationError; here it is not an
+//     *azcore.ResponseError, whose text quotes the answer, and the answer
+//     may hold a token.
 //
 // A GetToken that finds the ACS token cached still runs the pipeline (the
 // bearer policy, then the guard answers), as .NET's credential does; it
