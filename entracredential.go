@@ -53,7 +53,7 @@ const (
 // empty list, contain an empty string or a scope with none of the accepted
 // prefixes, or mix prefixes. NewEntraCommunicationTokenCredential wraps it,
 // with the detail, before any I/O.
-var ErrInvalidEntraScopes = errors.New("Entra scopes must all start with one of " +
+var ErrInvalidEntraScopes = errors.New("the Entra credential's scopes must all start with one of " +
 	CommunicationClientsScopePrefix + ", " + TeamsExtensionScopePrefix + " or " + TeamsExtensionGCCHighScopePrefix)
 
 // EntraCommunicationTokenCredentialOptions configures an Entra user
