@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	azlog "github.com/Azure/azure-sdk-for-go/sdk/azcore/log"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/google/go-cmp/cmp"
@@ -988,6 +989,43 @@ func BenchmarkEntraCredentialGetTokenCached(b *testing.B) {
 	for b.Loop() {
 		if _, err := c.GetToken(ctx); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// With azcore's logging on (default options), no log line shows the Entra
+// token or the ACS token: Authorization is redacted, bodies are not logged,
+// and the guard's replayed answers are not requests. Not parallel: the
+// listener is process-wide.
+func TestEntraTokenCredential_NoTokenInLogs(t *testing.T) {
+	var mu sync.Mutex
+	var lines []string
+	azlog.SetListener(func(_ azlog.Event, s string) {
+		mu.Lock()
+		lines = append(lines, s)
+		mu.Unlock()
+	})
+	defer azlog.SetListener(nil)
+	cred := &scriptedEntra{tokens: []azcore.AccessToken{{Token: "entra-secret-1", ExpiresOn: time.Now().Add(-time.Minute)}, validEntra("entra-secret-2")}}
+	tr := newScriptedTransport(t,
+		scriptedAnswer{status: 503, body: `{"error":{"code":"Busy","message":"busy"}}`},
+		scriptedAnswer{status: 200, body: exchangeAnswer("acs-secret-1", time.Now().Add(time.Hour))},
+		scriptedAnswer{status: 200, body: exchangeAnswer("acs-secret-2", time.Now().Add(time.Hour))})
+	c := newEntraCredentialForTest(t, nil, cred, tr)
+	awaitIdle(t, c)
+	for range 3 {
+		if _, err := c.GetToken(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(lines) == 0 {
+		t.Fatal("nothing was logged: is the listener on?")
+	}
+	for _, l := range lines {
+		if strings.Contains(l, "secret") {
+			t.Errorf("a log line shows a token: %s", l)
 		}
 	}
 }
