@@ -114,8 +114,9 @@ func NewClient(endpoint string, cred azcore.TokenCredential, options *ClientOpti
 }
 
 // newClient is where every constructor ends: one pipeline shape for every
-// kind of credential.
-func newClient(endpoint string, auth policy.Policy, options *ClientOptions) (*Client, error) {
+// kind of credential. extra policies run on each try after auth (the Entra
+// credential's token guard).
+func newClient(endpoint string, auth policy.Policy, options *ClientOptions, extra ...policy.Policy) (*Client, error) {
 	u, err := parseEndpoint(endpoint, true)
 	if err != nil {
 		return nil, fmt.Errorf("acsidentity: %w", err)
@@ -140,7 +141,7 @@ func newClient(endpoint string, auth policy.Policy, options *ClientOptions) (*Cl
 	internal, err := azcore.NewClient(moduleName, moduleVersion, runtime.PipelineOptions{
 		AllowedHeaders: []string{hmacauth.DateHeader, hmacauth.ContentHashHeader, "MS-CV", "api-supported-versions", "X-Azure-Ref"},
 		PerCall:        []policy.Policy{runtime.NewRequestIDPolicy()},
-		PerRetry:       []policy.Policy{&transportGuard{allowHTTP: options.InsecureAllowCredentialWithHTTP, auth: auth}},
+		PerRetry:       append([]policy.Policy{&transportGuard{allowHTTP: options.InsecureAllowCredentialWithHTTP, auth: auth}}, extra...),
 		Tracing:        runtime.TracingOptions{Namespace: "Microsoft.Communication"},
 	}, &azOptions)
 	if err != nil {

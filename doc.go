@@ -87,6 +87,9 @@
 // service answers with an error. A credential without a Refresher returns
 // its token even once it has expired, as the other SDKs' credentials do:
 // compare AccessToken.ExpiresOn with the time. No error contains a token.
+// NewEntraCommunicationTokenCredential refuses bad scopes with an error that
+// wraps ErrInvalidEntraScopes; its GetToken returns the exchange's
+// *azcore.ResponseError.
 //
 // # Logging
 //

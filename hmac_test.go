@@ -93,8 +93,8 @@ func TestHMACVectors(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				p := newHMACPolicy(cred)
-				p.now = func() time.Time { return date }
+				p := NewKeyCredentialPolicy(cred, nil) // the exported policy, around the signer clients use
+				p.hmac.now = func() time.Time { return date }
 				var seen *http.Request
 				tr := transportFunc(func(r *http.Request) (*http.Response, error) {
 					seen = r

@@ -149,6 +149,9 @@ func redacted(s string) string {
 // CommunicationTokenCredential holds an ACS user access token on the client
 // side and renews it through a Refresher: the Go counterpart of the
 // CommunicationTokenCredential of the JS, .NET, Java and Python SDKs.
+// NewCommunicationTokenCredential makes one from a token or a Refresher;
+// NewEntraCommunicationTokenCredential makes one that exchanges the user's
+// Entra ID token instead (its rules are on that constructor).
 //
 // The rules, and which SDK each follows, are those of the fields of
 // [CommunicationTokenCredentialOptions]. In short: a static credential
@@ -164,6 +167,10 @@ func redacted(s string) string {
 // token.
 type CommunicationTokenCredential struct {
 	refresher func(ctx context.Context) (string, error)
+	// exchange, when set, makes this an Entra user credential
+	// (NewEntraCommunicationTokenCredential): GetToken exchanges Entra ID
+	// tokens, and refresher, proactive and fallback are unused.
+	exchange  *entraExchange
 	proactive bool
 	fallback  time.Duration // lifetime of an undecodable token
 
@@ -247,8 +254,10 @@ func NewCommunicationTokenCredential(options CommunicationTokenCredentialOptions
 	return c, nil
 }
 
-// GetToken returns the credential's token, refreshing it first when the
-// rules of [CommunicationTokenCredentialOptions] say so. One call of the
+// GetToken returns the credential's token. For an Entra user credential it
+// follows the rules of [NewEntraCommunicationTokenCredential]; otherwise it
+// refreshes the token first when the rules of
+// [CommunicationTokenCredentialOptions] say so. One call of the
 // Refresher is shared among all concurrent callers; the call that starts it
 // passes its ctx to the Refresher. If ctx ends first, GetToken returns
 // ctx.Err() at once.
@@ -260,6 +269,9 @@ func NewCommunicationTokenCredential(options CommunicationTokenCredentialOptions
 // or ErrInvalidToken when the Refresher returns an unusable token, and
 // ErrCredentialClosed after Close.
 func (c *CommunicationTokenCredential) GetToken(ctx context.Context) (AccessToken, error) {
+	if c.exchange != nil {
+		return c.getExchangedToken(ctx)
+	}
 	for {
 		c.mu.Lock()
 		if c.closed {
@@ -339,6 +351,9 @@ func (c *CommunicationTokenCredential) Close() error {
 		c.close()
 	}
 	c.wg.Wait()
+	if c.exchange != nil {
+		c.exchange.guard.remember(nil)
+	}
 	return nil
 }
 
@@ -346,6 +361,10 @@ func (c *CommunicationTokenCredential) Close() error {
 func (c *CommunicationTokenCredential) String() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.exchange != nil {
+		return fmt.Sprintf("acsidentity.CommunicationTokenCredential{ExpiresOn: %s, Exchange: %s, Closed: %t}",
+			c.token.ExpiresOn.UTC().Format(time.RFC3339), c.exchange.path, c.closed)
+	}
 	return fmt.Sprintf("acsidentity.CommunicationTokenCredential{ExpiresOn: %s, Refresher: %t, RefreshProactively: %t, Closed: %t}",
 		c.token.ExpiresOn.UTC().Format(time.RFC3339), c.refresher != nil, c.proactive, c.closed)
 }
@@ -400,14 +419,8 @@ func (c *CommunicationTokenCredential) run(call *refreshCall) {
 // fetch calls the refresher under caller's context (nil: a proactive
 // refresh), which Close also cancels.
 func (c *CommunicationTokenCredential) fetch(caller context.Context) (AccessToken, time.Duration, error) {
-	ctx := c.closing
-	if caller != nil {
-		var cancel context.CancelCauseFunc
-		ctx, cancel = context.WithCancelCause(caller)
-		defer cancel(nil)
-		stop := context.AfterFunc(c.closing, func() { cancel(ErrCredentialClosed) })
-		defer stop()
-	}
+	ctx, cancel := c.callContext(caller)
+	defer cancel()
 	s, err := c.refresher(ctx)
 	if err != nil {
 		return AccessToken{}, 0, fmt.Errorf("acsidentity: token refresher failed: %w", err)
@@ -421,6 +434,18 @@ func (c *CommunicationTokenCredential) fetch(caller context.Context) (AccessToke
 		return AccessToken{}, 0, fmt.Errorf("acsidentity: %w (expired at %s)", ErrRefreshedTokenExpired, tok.ExpiresOn.Format(time.RFC3339))
 	}
 	return tok, window, nil
+}
+
+// callContext returns the context of a refresh or exchange started by
+// caller's GetToken (nil: by the credential itself): caller's, also
+// cancelled by Close, or the credential's own.
+func (c *CommunicationTokenCredential) callContext(caller context.Context) (context.Context, context.CancelFunc) {
+	if caller == nil {
+		return c.closing, func() {}
+	}
+	ctx, cancel := context.WithCancelCause(caller)
+	stop := context.AfterFunc(c.closing, func() { cancel(ErrCredentialClosed) })
+	return ctx, func() { stop(); cancel(nil) }
 }
 
 // scheduleLocked arms the proactive timer for the current token (JS

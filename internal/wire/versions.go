@@ -4,11 +4,17 @@ import "slices"
 
 // The api-versions this module knows.
 const (
-	V2021_03_07        = "2021-03-07"
-	V2022_06_01        = "2022-06-01"
-	V2022_10_01        = "2022-10-01"
-	V2023_10_01        = "2023-10-01"
-	V2025_06_30        = "2025-06-30"
+	V2021_03_07 = "2021-03-07"
+	V2022_06_01 = "2022-06-01"
+	V2022_10_01 = "2022-10-01"
+	V2023_10_01 = "2023-10-01"
+	V2025_06_30 = "2025-06-30"
+	// V2026_07_22 is GA with the operations of 2025-06-30 (no custom ID, no
+	// get identity, no Entra operations): specification/communication/
+	// data-plane/Identity/stable/2026-07-22 in Azure/azure-rest-api-specs,
+	// the only member of the TypeSpec Versions enum (models.tsp). No official
+	// SDK or doc uses it yet, so it is not the default.
+	V2026_07_22        = "2026-07-22"
 	V2025_03_02Preview = "2025-03-02-preview"
 )
 
@@ -17,7 +23,7 @@ const DefaultVersion = V2025_06_30
 
 // Versions lists the known api-versions, oldest first, the preview last.
 // It is the package's own table: never hand it out of the module.
-var Versions = []string{V2021_03_07, V2022_06_01, V2022_10_01, V2023_10_01, V2025_06_30, V2025_03_02Preview}
+var Versions = []string{V2021_03_07, V2022_06_01, V2022_10_01, V2023_10_01, V2025_06_30, V2026_07_22, V2025_03_02Preview}
 
 // Feature is an operation or an option that only some api-versions have.
 type Feature int
@@ -61,10 +67,10 @@ var since = [featureCount][]string{
 	FeatureDelete:            Versions,
 	FeatureIssueToken:        Versions,
 	FeatureRevoke:            Versions,
-	FeatureTeamsUserExchange: {V2022_06_01, V2022_10_01, V2023_10_01, V2025_06_30, V2025_03_02Preview},
-	FeatureExpiresIn:         {V2022_10_01, V2023_10_01, V2025_06_30, V2025_03_02Preview},
-	FeatureJoinScopes:        {V2023_10_01, V2025_06_30, V2025_03_02Preview},
-	FeatureTeamsExtension:    {V2025_06_30, V2025_03_02Preview},
+	FeatureTeamsUserExchange: {V2022_06_01, V2022_10_01, V2023_10_01, V2025_06_30, V2026_07_22, V2025_03_02Preview},
+	FeatureExpiresIn:         {V2022_10_01, V2023_10_01, V2025_06_30, V2026_07_22, V2025_03_02Preview},
+	FeatureJoinScopes:        {V2023_10_01, V2025_06_30, V2026_07_22, V2025_03_02Preview},
+	FeatureTeamsExtension:    {V2025_06_30, V2026_07_22, V2025_03_02Preview},
 	FeatureCustomID:          {V2025_03_02Preview},
 	FeatureGetIdentity:       {V2025_03_02Preview},
 	FeatureEntra:             {V2025_03_02Preview},
