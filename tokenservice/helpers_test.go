@@ -75,8 +75,18 @@ func inProcessACS(t testing.TB, em *emulator.Emulator) *acsidentity.Client {
 }
 
 // newService returns a Service of acs with options (nil: anonymous and
-// development callers, no logs).
-func newService(t testing.TB, acs *acsidentity.Client, options *tokenservice.Options) *tokenservice.Service {
+// development callers, no logs), mounted at /api/ in a ServeMux, as the
+// trusted-service example serves it.
+func newService(t testing.TB, acs *acsidentity.Client, options *tokenservice.Options) http.Handler {
+	t.Helper()
+	mux := http.NewServeMux()
+	mux.Handle("/api/", newBareService(t, acs, options))
+	return mux
+}
+
+// newBareService returns a Service of acs with options, as newService,
+// not mounted.
+func newBareService(t testing.TB, acs *acsidentity.Client, options *tokenservice.Options) *tokenservice.Service {
 	t.Helper()
 	if options == nil {
 		options = &tokenservice.Options{AllowAnonymous: true, DevelopmentCallers: true}
