@@ -108,6 +108,7 @@ type ConfigError struct {
 	Problem string
 }
 
+// Error says which field is wrong and how.
 func (e *ConfigError) Error() string { return "oidc: Config." + e.Field + ": " + e.Problem }
 
 // DefaultAlgorithms returns the JWS algorithms a Verifier can verify
