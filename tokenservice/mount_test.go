@@ -145,7 +145,8 @@ func TestMountAnywhere(t *testing.T) {
 // TestUnicodeFoldingNeverMatches: the endpoints' paths match exactly, or
 // up to ASCII case with CaseInsensitivePaths; a Unicode character that
 // folds to an ASCII letter (U+212A KELVIN SIGN to k, U+017F LONG S to s)
-// never does, so a proxy rule on /api/user cannot be bypassed. (The first
+// never does, nor does another spelling of the path (%6B for k, %2F for
+// /), so a proxy rule on /api/user cannot be bypassed. (The first
 // version folded Unicode: both answered, and the DELETE deleted the
 // caller.)
 func TestUnicodeFoldingNeverMatches(t *testing.T) {
@@ -161,6 +162,9 @@ func TestUnicodeFoldingNeverMatches(t *testing.T) {
 			{"DELETE", "/api/u%C5%BFer"},
 			{"GET", "/api/TO%E2%84%AAEN"},
 			{"POST", "/api/token/teams%C4%B0"},
+			{"GET", "/api/to%6Ben"},
+			{"POST", "/api/token%2Fteams"},
+			{"DELETE", "/api/%75ser"},
 		} {
 			wantError(t, tc.method+" "+tc.path, serve(h, tc.method, tc.path, dev, ""), 404, tokenservice.CodeNotFound)
 		}

@@ -33,7 +33,9 @@ const servedPaths = "/token, /token/teams and /user"
 // findRoute returns the route of r and the path it is mounted at (for a
 // 404's message), or nil. The path below the mount point must be one of
 // the routes' exactly, or with fold, up to ASCII case; other bytes never
-// fold (U+212A KELVIN SIGN is no K).
+// fold (U+212A KELVIN SIGN is no K). Paths are compared as sent, escaped:
+// /to%6Ben and /token%2Fteams are not endpoints, so that a proxy rule on
+// the canonical spelling cannot be passed with another.
 //
 // Where the Service is mounted comes from r.Pattern, which net/http's
 // ServeMux (and chi) set to the pattern that routed the request:
@@ -52,7 +54,7 @@ const servedPaths = "/token, /token/teams and /user"
 //   - another pattern (mux.Handle("/acs/token", svc)) routes exact paths:
 //     the mount point is what precedes the endpoint's path.
 func findRoute(r *http.Request, fold bool) (rt *route, mount string) {
-	path := r.URL.Path
+	path := r.URL.EscapedPath()
 	pm, exact := mountPattern(r.Pattern)
 	if exact {
 		for i := range routes {
@@ -85,7 +87,7 @@ func pathCut(r *http.Request) bool {
 		return false
 	}
 	u, err := url.ParseRequestURI(r.RequestURI)
-	return err == nil && u.Path != r.URL.Path
+	return err == nil && u.EscapedPath() != r.URL.EscapedPath()
 }
 
 // patternPath is the path of a ServeMux or chi pattern: "GET
