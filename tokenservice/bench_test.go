@@ -66,10 +66,11 @@ func BenchmarkServiceToken(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	h := newService(b, acs, &tokenservice.Options{
+	// Under http.StripPrefix, as examples/trusted-service serves it.
+	h := http.StripPrefix("/api", newBareService(b, acs, &tokenservice.Options{
 		AllowAnonymous: true, DevelopmentCallers: true, RateLimiter: tokenservice.NewMemoryRateLimiter(0, 1),
 		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
-	})
+	}))
 	r := httptest.NewRequest("GET", "http://127.0.0.1:7071/api/token?scopes=chat", nil)
 	r.Header.Set(tokenservice.DevCallerHeader, "bench-caller")
 	w := &discardWriter{h: http.Header{}}

@@ -2,7 +2,6 @@ package tokenservice
 
 import (
 	"net/http"
-	"net/url"
 	"strings"
 )
 
@@ -65,7 +64,7 @@ func findRoute(r *http.Request, fold bool) (rt *route, mount string) {
 		}
 		return nil, ""
 	}
-	if !pathCut(r) {
+	if pm != "/" && !pathCut(r) {
 		mount = cutSegments(path, strings.Count(pm, "/")-1)
 		if !mountMatches(pm, mount) {
 			mount = ""
@@ -83,11 +82,7 @@ func findRoute(r *http.Request, fold bool) (rt *route, mount string) {
 // pathCut reports whether a handler before the Service changed the path
 // the client sent (http.StripPrefix cuts it; ServeMux and chi do not).
 func pathCut(r *http.Request) bool {
-	if r.RequestURI == "" || r.RequestURI == "*" {
-		return false
-	}
-	u, err := url.ParseRequestURI(r.RequestURI)
-	return err == nil && u.EscapedPath() != r.URL.EscapedPath()
+	return r.RequestURI != "" && requestPath(r) != r.URL.EscapedPath()
 }
 
 // patternPath is the path of a ServeMux or chi pattern: "GET
