@@ -2,6 +2,7 @@ package tokenservice
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -111,7 +112,7 @@ func (e *endpoints) deleteUser(r *http.Request, c caller) (answer, error) {
 	}
 	note, err := e.identities.remove(ctx, u)
 	if err != nil {
-		if ae, ok := err.(*Error); ok {
+		if ae, ok := errors.AsType[*Error](err); ok {
 			ae.Reason = "identity " + u.ID + ": " + ae.Reason
 		}
 		return answer{}, err
