@@ -161,8 +161,8 @@ func (fx *handlerFixture) exchange(t *testing.T, method, target, headers string,
 		if len(got) != 0 {
 			t.Fatalf("%s: a body with 204", what)
 		}
-		if (r.Method != http.MethodDelete || asciiLower(r.URL.Path) != "/api/user") && r.Method != http.MethodOptions {
-			t.Fatalf("%s: 204 from something else than DELETE /api/user or OPTIONS", what)
+		if (r.Method != http.MethodDelete || servicePath(r) != "/user") && r.Method != http.MethodOptions {
+			t.Fatalf("%s: 204 from something else than DELETE /user or OPTIONS", what)
 		}
 		return
 	}
@@ -186,16 +186,16 @@ func (fx *handlerFixture) exchange(t *testing.T, method, target, headers string,
 	if r.Method == http.MethodHead {
 		return
 	}
-	switch asciiLower(r.URL.Path) {
-	case "/api/user":
+	switch servicePath(r) {
+	case "/user":
 		var v struct {
 			CommunicationUserID string `json:"communicationUserId"`
 		}
 		if err := httpfuzz.StrictJSON(got, &v); err != nil || !strings.HasPrefix(v.CommunicationUserID, "8:acs:") {
 			t.Fatalf("%s: user body: %v", what, err)
 		}
-	case "/api/token", "/api/token/teams":
-		teams := asciiLower(r.URL.Path) == "/api/token/teams"
+	case "/token", "/token/teams":
+		teams := servicePath(r) == "/token/teams"
 		var v tokenBody
 		if err := httpfuzz.StrictJSON(got, &v); err != nil {
 			t.Fatalf("%s: token body: %v", what, err)
@@ -230,6 +230,16 @@ func (fx *handlerFixture) exchange(t *testing.T, method, target, headers string,
 	default:
 		t.Fatalf("%s: 2xx from an unknown path", what)
 	}
+}
+
+// servicePath is r's path as the fixture's Service sees it (below /api/,
+// or the whole path), lowered as CaseInsensitivePaths folds it.
+func servicePath(r *http.Request) string {
+	p := r.URL.Path
+	if strings.HasPrefix(p, "/api/") {
+		p = p[len("/api"):]
+	}
+	return asciiLower(p)
 }
 
 // asciiLower lowers ASCII letters only, as the Service's paths fold (with
