@@ -1,37 +1,15 @@
 package tokenservice_test
 
 import (
-	"encoding/base64"
-	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/acsgo/acsidentity/emulator"
 	"github.com/acsgo/acsidentity/tokenservice"
 )
-
-// teamsFixture is a Teams user's Entra ID token for the emulator's
-// exchange, and the body that exchanges it (without userId; body(oid)
-// names a userId).
-func teamsFixture() (user string, body func(userID string) string) {
-	const (
-		app = "1fd5118e-2576-4263-8130-9503064c837a"
-		oid = "0b6f3a8e-5a43-4c1e-9d7e-2f64c1a0b9d3"
-		tid = "72f988bf-86f1-41af-91ab-2d7cd011db47"
-	)
-	claims, _ := json.Marshal(map[string]any{"aud": emulator.TeamsUserAudience, "appid": app, "oid": oid, "tid": tid, "exp": time.Now().Add(time.Hour).Unix()})
-	token := "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9." + base64.RawURLEncoding.EncodeToString(claims) + ".c2ln"
-	return oid, func(userID string) string {
-		if userID == "" {
-			return `{"token":"` + token + `","appId":"` + app + `"}`
-		}
-		return `{"token":"` + token + `","appId":"` + app + `","userId":"` + userID + `"}`
-	}
-}
 
 // TestStripPrefix: a Service under http.StripPrefix("/acs", svc) in a plain
 // ServeMux, whose Authenticate returns a Caller, serves /acs/token,
