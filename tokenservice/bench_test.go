@@ -66,22 +66,33 @@ func BenchmarkServiceToken(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	h := newService(b, acs, &tokenservice.Options{
+	svc := newBareService(b, acs, &tokenservice.Options{
 		AllowAnonymous: true, DevelopmentCallers: true, RateLimiter: tokenservice.NewMemoryRateLimiter(0, 1),
 		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
 	})
-	r := httptest.NewRequest("GET", "http://127.0.0.1:7071/api/token?scopes=chat", nil)
-	r.Header.Set(tokenservice.DevCallerHeader, "bench-caller")
-	w := &discardWriter{h: http.Header{}}
-	b.ReportAllocs()
-	cpu := testutil.CPUTime()
-	for b.Loop() {
-		clear(w.h)
-		w.status = 0
-		h.ServeHTTP(w, r)
-		if w.status != http.StatusOK {
-			b.Fatalf("status %d", w.status)
-		}
+	for _, bc := range []struct {
+		name, target string
+		h            http.Handler
+	}{
+		{"the server's handler", "/token", svc},
+		// As examples/trusted-service serves it.
+		{"under StripPrefix", "/api/token", http.StripPrefix("/api", svc)},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			r := httptest.NewRequest("GET", "http://127.0.0.1:7071"+bc.target+"?scopes=chat", nil)
+			r.Header.Set(tokenservice.DevCallerHeader, "bench-caller")
+			w := &discardWriter{h: http.Header{}}
+			b.ReportAllocs()
+			cpu := testutil.CPUTime()
+			for b.Loop() {
+				clear(w.h)
+				w.status = 0
+				bc.h.ServeHTTP(w, r)
+				if w.status != http.StatusOK {
+					b.Fatalf("status %d", w.status)
+				}
+			}
+			b.ReportMetric(float64(testutil.CPUTime()-cpu)/1e3/float64(b.N), "cpu-µs/op")
+		})
 	}
-	b.ReportMetric(float64(testutil.CPUTime()-cpu)/1e3/float64(b.N), "cpu-µs/op")
 }

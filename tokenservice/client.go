@@ -10,14 +10,14 @@ import (
 	"github.com/acsgo/acsidentity"
 )
 
-// APIVersion is the ACS api-version NewClientOptions sets: the preview,
+// apiVersion is the ACS api-version NewClientOptions sets: the preview,
 // because lasting identities need custom IDs.
-const APIVersion = "2025-03-02-preview"
+const apiVersion = "2025-03-02-preview"
 
 // NewClientOptions returns the ACS client options a token service should
 // use:
 //
-//   - api-version APIVersion, for custom IDs;
+//   - api-version 2025-03-02-preview, for custom IDs;
 //   - retries short enough that the caller's own token refresher, not this
 //     request, waits out a throttled resource: 429 is never retried (the
 //     Service passes it on at once as 503 with Retry-After), 408 and 5xx
@@ -32,7 +32,7 @@ func NewClientOptions() *acsidentity.ClientOptions {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = 128
 	return &acsidentity.ClientOptions{ClientOptions: azcore.ClientOptions{
-		APIVersion: APIVersion,
+		APIVersion: apiVersion,
 		Retry: policy.RetryOptions{
 			MaxRetries:    2,
 			TryTimeout:    10 * time.Second,

@@ -2,51 +2,84 @@ package tokenservice
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/rs/cors"
 )
 
 // corsMaxAge is how long a browser may cache a preflight's answer, in
 // seconds (Chromium caps it at 2 hours).
-const corsMaxAge = "600"
+const corsMaxAge = 600
 
-// corsPolicy says which browser origins may call the service (CORS). A
-// browser app on another origin sends its token requests with an Origin
-// header, and before a request with Authorization or a JSON body, an
-// OPTIONS preflight. The Service answers both itself, so that it works
-// without a platform in front of it. A nil policy sends no CORS headers.
-type corsPolicy struct {
-	// origins are the allowed origins, exactly, as browsers send them
-	// (scheme://host[:port], default port left out).
-	origins []string
-	// anyLoopback allows any http://localhost:<port>, http://127.0.0.1:<port>
-	// or http://[::1]:<port> origin.
-	anyLoopback bool
-	// devCallers adds X-Caller-Id to the headers a preflight allows.
-	devCallers bool
+// CORSOptions says which browser origins may call the Service (NewCORS).
+type CORSOptions struct {
+	// Origins are the origins of the web apps whose pages may call the
+	// service: scheme://host[:port], such as https://app.example.com. They
+	// are compared as browsers send them (lower case, default port left
+	// out). "*" is refused: list your apps.
+	Origins []string
+	// LoopbackOrigins allows any http://localhost:<port>,
+	// http://127.0.0.1:<port> or http://[::1]:<port> page as well: local
+	// front ends during development.
+	LoopbackOrigins bool
+	// DevCallerHeader lets pages send the X-Caller-Id header
+	// (Options.DevelopmentCallers).
+	DevCallerHeader bool
 }
 
-// allows reports whether a request from origin may read the response.
-func (p *corsPolicy) allows(origin string) bool {
-	if p == nil || origin == "" {
-		return false
+// NewCORS returns a CORS middleware for the Service, built on
+// github.com/rs/cors: wrap it around the Service, or the mux the Service
+// is mounted in (handler := cors(mux)). Requests from the allowed origins
+// get Access-Control-Allow-Origin and may read Retry-After and
+// WWW-Authenticate; preflights are answered (204, cached 10 minutes) for
+// GET, POST and DELETE with Authorization and Content-Type, before the
+// Service sees them, so they need no credentials and do not count against
+// the rate limit. Cookies are not allowed across origins
+// (Access-Control-Allow-Credentials is never sent): cross-origin callers
+// authenticate with bearer tokens.
+//
+// An app that already has a CORS layer does not need it: the Service
+// sends no CORS headers of its own.
+func NewCORS(o CORSOptions) (func(http.Handler) http.Handler, error) {
+	if len(o.Origins) == 0 && !o.LoopbackOrigins {
+		return nil, errors.New("tokenservice: NewCORS: no origins: set Origins or LoopbackOrigins")
 	}
-	if slices.Contains(p.origins, origin) {
-		return true
+	allowed := make(map[string]bool, len(o.Origins))
+	for _, origin := range o.Origins {
+		norm, err := parseOrigin(origin)
+		if err != nil {
+			return nil, fmt.Errorf("tokenservice: CORS origin %q: %w", origin, err)
+		}
+		allowed[norm] = true
 	}
-	if !p.anyLoopback {
-		return false
+	headers := []string{"Authorization", "Content-Type"}
+	if o.DevCallerHeader {
+		headers = append(headers, DevCallerHeader)
 	}
+	c := cors.New(cors.Options{
+		AllowOriginFunc: func(origin string) bool {
+			return allowed[origin] || o.LoopbackOrigins && isLoopbackPageOrigin(origin)
+		},
+		AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodDelete},
+		AllowedHeaders: headers,
+		ExposedHeaders: []string{"Retry-After", "WWW-Authenticate"},
+		MaxAge:         corsMaxAge,
+	})
+	return c.Handler, nil
+}
+
+// isLoopbackPageOrigin reports whether origin is that of an http page on a
+// loopback host, any port.
+func isLoopbackPageOrigin(origin string) bool {
 	u, err := url.Parse(origin)
-	if err != nil || u.Scheme != "http" || u.Path != "" || u.User != nil || u.RawQuery != "" {
+	if err != nil || u.Scheme != "http" || u.Path != "" || u.User != nil || u.RawQuery != "" || u.Opaque != "" {
 		return false
 	}
-	switch u.Hostname() {
-	case "localhost", "127.0.0.1", "::1":
-	default:
+	if !isLoopbackOrigin(u.Hostname()) {
 		return false
 	}
 	if p := u.Port(); p != "" {
@@ -56,70 +89,10 @@ func (p *corsPolicy) allows(origin string) bool {
 	return true
 }
 
-var (
-	varyOrigin       = []string{"Origin"}
-	varyPreflight    = []string{"Access-Control-Request-Method", "Access-Control-Request-Headers"}
-	exposeHeaders    = []string{"Retry-After, WWW-Authenticate"}
-	corsMaxAgeHeader = []string{corsMaxAge}
-	allowHeaders     = []string{"Authorization, Content-Type"}
-	allowHeadersDev  = []string{"Authorization, Content-Type, " + DevCallerHeader}
-)
-
-// apply adds the CORS headers of a request from an allowed origin (every
-// answer, errors included), and answers preflights and other OPTIONS
-// requests. It reports whether it has answered the request. Preflights
-// need no credentials and do not count against the rate limit: the browser
-// sends them without credentials, before the request it is about to make.
-func (p *corsPolicy) apply(w http.ResponseWriter, r *http.Request, rt *route, s *Service, l *requestLog) (answered bool) {
-	h := w.Header()
-	origin := r.Header.Get("Origin")
-	allowed := p.allows(origin)
-	if p != nil {
-		// The answer depends on Origin: caches must keep one per origin.
-		h["Vary"] = append(h["Vary"], varyOrigin...)
-	}
-	if allowed {
-		h.Set("Access-Control-Allow-Origin", origin)
-		// Let the app read why it must wait or sign in again.
-		h["Access-Control-Expose-Headers"] = exposeHeaders
-	}
-	if r.Method != http.MethodOptions || rt == nil {
-		return false
-	}
-	if origin == "" || r.Header.Get("Access-Control-Request-Method") == "" {
-		// Not a preflight: say what the route takes.
-		h.Set("Allow", rt.allow)
-		l.status = http.StatusNoContent
-		w.WriteHeader(http.StatusNoContent)
-		return true
-	}
-	if p != nil {
-		h["Vary"] = append(h["Vary"], varyPreflight...)
-	}
-	if !allowed {
-		// No CORS headers: the browser refuses the request it was about
-		// to make. The body is for whoever looks at the network tab.
-		l.reason = "CORS preflight from an origin that is not allowed"
-		s.writeError(w, l, http.StatusForbidden, "OriginNotAllowed", "This origin may not call the service from a browser.")
-		return true
-	}
-	h.Set("Access-Control-Allow-Methods", rt.allow)
-	if p.devCallers {
-		h["Access-Control-Allow-Headers"] = allowHeadersDev
-	} else {
-		h["Access-Control-Allow-Headers"] = allowHeaders
-	}
-	h["Access-Control-Max-Age"] = corsMaxAgeHeader
-	l.status = http.StatusNoContent
-	w.WriteHeader(http.StatusNoContent)
-	return true
-}
-
-// ParseOrigin checks a CORS origin as Options.CORSOrigins takes it and
-// returns it as browsers send it in the Origin header: lower-case scheme
-// and host, default port left out ("https://App.example.com:443/" is
-// "https://app.example.com").
-func ParseOrigin(s string) (string, error) {
+// parseOrigin checks a CORS origin and returns it as browsers send it in
+// the Origin header: lower-case scheme and host, default port left out
+// ("https://App.example.com:443/" is "https://app.example.com").
+func parseOrigin(s string) (string, error) {
 	if s == "*" {
 		return "", errors.New(`"*" is not accepted: list the origins of your web apps`)
 	}

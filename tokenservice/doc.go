@@ -6,41 +6,70 @@
 //
 // # Endpoints
 //
-// Under a path prefix (Options.PathPrefix, default "/api"):
+// Relative to where the Service is mounted:
 //
-//	GET|POST {prefix}/token        a token for the caller's identity
-//	POST     {prefix}/token/teams  exchange a Teams user's Entra ID token for an ACS token
-//	DELETE   {prefix}/user         revoke and delete the caller's identity
+//	GET|POST /token        a token for the caller's identity
+//	POST     /token/teams  exchange a Teams user's Entra ID token for an ACS token
+//	GET      /user         the caller's identity, without a token
+//	DELETE   /user         revoke and delete the caller's identity
+//
+// Mount it with the router's own means, stating the prefix once:
+//
+//	mux.Handle("/acs/", svc)                     // the ServeMux pattern tells svc where it is
+//	mux.Handle("/acs/", http.StripPrefix("/acs", svc))
+//	r.Mount("/acs", svc)                         // chi
+//
+// A path it does not serve gets a 404 whose message names the paths it
+// does. Paths match exactly; Options.CaseInsensitivePaths folds ASCII
+// letters only, never other characters.
 //
 // A token answer is 200 with
 //
 //	{"user":{"communicationUserId":"8:acs:..."},"token":"...","expiresOn":"2026-11-28T16:00:06.1234567Z"}
 //
-// (the JS SDK's CommunicationUserToken; the Teams exchange has no user). The
-// token request takes scopes and expiresInMinutes in the query string
+// (the JS SDK's CommunicationUserToken; the Teams exchange has no user).
+// The token request takes scopes and expiresInMinutes in the query string
 // (?scopes=chat,voip&expiresInMinutes=60) or a JSON body
 // ({"scopes":["chat","voip"],"expiresInMinutes":60}). Errors are
-// {"error":{"code":"...","message":"..."}} with fixed messages, never a
-// library error, an ACS message or a token (WriteError writes the same
-// shape). ACS's failures become answers a token refresher can act on: a
-// throttled resource is 503 with Retry-After, a failed one 502.
+// {"error":{"code":"...","message":"..."}} with a code of the Code
+// constants and a fixed message, never a library error, an ACS message or
+// a token (WriteError writes the same shape). ACS's failures become answers
+// a token refresher can act on: a throttled resource is 503 with
+// Retry-After, a failed one 502. OpenAPI returns the OpenAPI 3.1 document
+// of all of it.
+//
+// # How a request is answered
+//
+// The Service's steps (the Host check, routing, authentication, the rate
+// limit) and its endpoints each return an answer or an *Error; ServeHTTP
+// alone writes it, and the request's one log line.
 //
 // # Callers
 //
-// Options.Authenticate decides who is calling, with the app's own sign-in;
-// package github.com/acsgo/acsidentity/tokenservice/oidc checks bearer
-// tokens of Entra ID or any OpenID Connect issuer. The caller ID it returns
-// becomes the custom ID of the caller's ACS identity (hashed, see
-// Options.CustomIDKey), so the same caller always gets the same identity,
-// on any instance, without a database: ACS keeps the mapping. After a
-// DELETE of the user, the caller's next token is for a new identity.
+// Options.Authenticate decides who is calling, with the app's own sign-in,
+// and returns a Caller; package
+// github.com/acsgo/acsidentity/tokenservice/oidc checks bearer tokens of
+// Entra ID or any OpenID Connect issuer. Caller.ID becomes the custom ID of
+// the caller's ACS identity (hashed, see Options.CustomIDKey), so the same
+// caller always gets the same identity, on any instance, without a
+// database: ACS keeps the mapping. After a DELETE of the user, the
+// caller's next token is for a new identity. Caller.EntraObjectID lets the
+// Teams exchange check that a caller exchanges their own Teams token.
 //
 // Anonymous callers (Options.AllowAnonymous) have nothing to key an
 // identity on: each call is for a new one, as in the official quickstart.
 // With an emulator on a loopback address, Options.DevelopmentCallers lets
 // an anonymous caller name a lasting development identity in the
-// X-Caller-Id header. New refuses to hand tokens of a real resource to
-// unauthenticated callers unless AllowAnonymous says so.
+// X-Caller-Id header; those identities are apart from Authenticate's
+// callers. New refuses to hand tokens of a real resource to
+// unauthenticated callers unless AllowAnonymous says so
+// (ErrAuthenticateRequired).
+//
+// # Browsers
+//
+// The Service sends no CORS headers. Browser apps on other origins need a
+// CORS layer in front: NewCORS (on github.com/rs/cors, with the origins
+// listed, never "*"), or the app's own, or the platform's.
 //
 // # Many instances
 //

@@ -40,17 +40,16 @@ func Example() {
 
 	sessions := map[string]string{"s3cr3t-session-of-alice": "alice"} // the app's own
 	svc, err := tokenservice.New(client, &tokenservice.Options{
-		PathPrefix: "/acs",
-		Authenticate: func(r *http.Request) (string, error) {
+		Authenticate: func(r *http.Request) (tokenservice.Caller, error) {
 			c, err := r.Cookie("session")
 			if err != nil {
-				return "", tokenservice.ErrNoCredentials
+				return tokenservice.Caller{}, tokenservice.ErrNoCredentials
 			}
 			user, ok := sessions[c.Value]
 			if !ok {
-				return "", errors.New("unknown session")
+				return tokenservice.Caller{}, errors.New("unknown session")
 			}
-			return user, nil
+			return tokenservice.Caller{ID: user}, nil
 		},
 		Logger: slog.New(slog.DiscardHandler),
 	})
@@ -58,7 +57,7 @@ func Example() {
 		log.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/acs/", svc)
+	mux.Handle("/acs/", svc) // the pattern tells svc where it is mounted
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "the app's home page") })
 
 	get := func(session string) (int, string) {
@@ -77,6 +76,40 @@ func Example() {
 	// Output:
 	// signed in: 200 true
 	// not signed in: 401
+}
+
+// The Service under http.StripPrefix: it serves its endpoints relative to
+// where it is mounted, so the prefix is stated once, in the mux.
+func Example_stripPrefix() {
+	client, stop := newEmulatorClient()
+	defer stop()
+
+	svc, err := tokenservice.New(client, &tokenservice.Options{
+		Authenticate: func(r *http.Request) (tokenservice.Caller, error) {
+			if user := r.Header.Get("X-User"); user != "" { // the app's own sign-in
+				return tokenservice.Caller{ID: user}, nil
+			}
+			return tokenservice.Caller{}, tokenservice.ErrNoCredentials
+		},
+		Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/acs/", http.StripPrefix("/acs", svc))
+
+	for _, req := range []struct{ method, path string }{{"GET", "/acs/token"}, {"GET", "/acs/user"}, {"GET", "/acs/tokens"}} {
+		r := httptest.NewRequest(req.method, req.path, nil)
+		r.Header.Set("X-User", "erin")
+		w := httptest.NewRecorder()
+		mux.ServeHTTP(w, r)
+		fmt.Println(req.method, req.path, w.Code)
+	}
+	// Output:
+	// GET /acs/token 200
+	// GET /acs/user 200
+	// GET /acs/tokens 404
 }
 
 // The token endpoint next to an existing handler chain: the app's
@@ -100,9 +133,9 @@ func Example_middleware() {
 		})
 	}
 	svc, err := tokenservice.New(client, &tokenservice.Options{
-		Authenticate: func(r *http.Request) (string, error) {
+		Authenticate: func(r *http.Request) (tokenservice.Caller, error) {
 			user, _ := r.Context().Value(userKey{}).(string)
-			return user, nil // empty (the middleware was bypassed) is refused
+			return tokenservice.Caller{ID: user}, nil // empty (the middleware was bypassed) is refused
 		},
 		Logger: slog.New(slog.DiscardHandler),
 	})
@@ -182,9 +215,11 @@ func ExampleRateLimiter() {
 	var instances []*tokenservice.Service
 	for range 3 {
 		svc, err := tokenservice.New(client, &tokenservice.Options{
-			Authenticate: func(r *http.Request) (string, error) { return r.Header.Get("X-User"), nil },
-			RateLimiter:  limiter,
-			Logger:       slog.New(slog.DiscardHandler),
+			Authenticate: func(r *http.Request) (tokenservice.Caller, error) {
+				return tokenservice.Caller{ID: r.Header.Get("X-User")}, nil
+			},
+			RateLimiter: limiter,
+			Logger:      slog.New(slog.DiscardHandler),
 		})
 		if err != nil {
 			log.Fatal(err)
@@ -192,7 +227,7 @@ func ExampleRateLimiter() {
 		instances = append(instances, svc)
 	}
 	for i, svc := range instances {
-		r := httptest.NewRequest("GET", "/api/token", nil)
+		r := httptest.NewRequest("GET", "/token", nil)
 		r.Header.Set("X-User", "dave")
 		w := httptest.NewRecorder()
 		svc.ServeHTTP(w, r)

@@ -9,7 +9,6 @@ package tokenservice_test
 // TCP so that connections can really be dropped.
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -344,14 +343,8 @@ func TestFaultsDeleteUser(t *testing.T) {
 // the library retries it like any call.
 func TestFaultsTeamsExchange(t *testing.T) {
 	t.Parallel()
-	const (
-		app  = "1fd5118e-2576-4263-8130-9503064c837a"
-		user = "0b6f3a8e-5a43-4c1e-9d7e-2f64c1a0b9d3"
-		tid  = "72f988bf-86f1-41af-91ab-2d7cd011db47"
-	)
-	claims, _ := json.Marshal(map[string]any{"aud": emulator.TeamsUserAudience, "appid": app, "oid": user, "tid": tid, "exp": time.Now().Add(time.Hour).Unix()})
-	teamsToken := "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9." + base64.RawURLEncoding.EncodeToString(claims) + ".c2ln"
-	body := `{"token":"` + teamsToken + `","appId":"` + app + `","userId":"` + user + `"}`
+	user, teamsBody := teamsFixture()
+	body := teamsBody(user)
 	op := emulator.OpTeamsUserExchange
 	cases := []struct {
 		name             string

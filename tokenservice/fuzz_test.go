@@ -84,14 +84,24 @@ func newHandlerFixture(t *testing.T) *handlerFixture {
 		return &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"application/json"}},
 			Body: io.NopCloser(bytes.NewReader(jwks)), Request: r}, nil
 	})
-	auth, err := oidc.New(oidc.Config{Issuer: testutil.Issuer, Audiences: []string{testutil.Audience}, JWKSURL: handlerFuzzJWKS, Transport: idp, Logger: discard})
+	verifier, err := oidc.New(oidc.Config{Issuer: testutil.Issuer, Audiences: []string{testutil.Audience}, JWKSURL: handlerFuzzJWKS, Transport: idp, Logger: discard})
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := newService(t, inProcessACS(t, em), &tokenservice.Options{
-		Authenticate: auth.Authenticate, TeamsUserID: auth.ObjectID, AllowAnonymous: true, DevelopmentCallers: true,
+	svc := newBareService(t, inProcessACS(t, em), &tokenservice.Options{
+		Authenticate: verifier.Authenticate, AllowAnonymous: true, DevelopmentCallers: true, CaseInsensitivePaths: true,
 	})
-	return &handlerFixture{em: em, h: svc}
+	// Under /api/ as with http.StripPrefix; anything else straight to the
+	// Service, which must answer it too.
+	under := http.StripPrefix("/api", svc)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/api/") {
+			under.ServeHTTP(w, r)
+			return
+		}
+		svc.ServeHTTP(w, r)
+	})
+	return &handlerFixture{em: em, h: h}
 }
 
 type roundTripFunc func(*http.Request) (*http.Response, error)
@@ -151,8 +161,8 @@ func (fx *handlerFixture) exchange(t *testing.T, method, target, headers string,
 		if len(got) != 0 {
 			t.Fatalf("%s: a body with 204", what)
 		}
-		if (r.Method != http.MethodDelete || !strings.EqualFold(r.URL.Path, "/api/user")) && r.Method != http.MethodOptions {
-			t.Fatalf("%s: 204 from something else than DELETE /api/user or OPTIONS", what)
+		if (r.Method != http.MethodDelete || servicePath(r) != "/user") && r.Method != http.MethodOptions {
+			t.Fatalf("%s: 204 from something else than DELETE /user or OPTIONS", what)
 		}
 		return
 	}
@@ -176,9 +186,16 @@ func (fx *handlerFixture) exchange(t *testing.T, method, target, headers string,
 	if r.Method == http.MethodHead {
 		return
 	}
-	switch strings.ToLower(r.URL.Path) {
-	case "/api/token", "/api/token/teams":
-		teams := strings.EqualFold(r.URL.Path, "/api/token/teams")
+	switch servicePath(r) {
+	case "/user":
+		var v struct {
+			CommunicationUserID string `json:"communicationUserId"`
+		}
+		if err := httpfuzz.StrictJSON(got, &v); err != nil || !strings.HasPrefix(v.CommunicationUserID, "8:acs:") {
+			t.Fatalf("%s: user body: %v", what, err)
+		}
+	case "/token", "/token/teams":
+		teams := servicePath(r) == "/token/teams"
 		var v tokenBody
 		if err := httpfuzz.StrictJSON(got, &v); err != nil {
 			t.Fatalf("%s: token body: %v", what, err)
@@ -213,4 +230,25 @@ func (fx *handlerFixture) exchange(t *testing.T, method, target, headers string,
 	default:
 		t.Fatalf("%s: 2xx from an unknown path", what)
 	}
+}
+
+// servicePath is r's path as the fixture's Service sees it (below /api/,
+// or the whole path), lowered as CaseInsensitivePaths folds it.
+func servicePath(r *http.Request) string {
+	p := r.URL.Path
+	if strings.HasPrefix(p, "/api/") {
+		p = p[len("/api"):]
+	}
+	return asciiLower(p)
+}
+
+// asciiLower lowers ASCII letters only, as the Service's paths fold (with
+// CaseInsensitivePaths): U+212A KELVIN SIGN is no k.
+func asciiLower(s string) string {
+	return strings.Map(func(r rune) rune {
+		if 'A' <= r && r <= 'Z' {
+			return r + 'a' - 'A'
+		}
+		return r
+	}, s)
 }

@@ -1,6 +1,7 @@
 package tokenservice_test
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -75,8 +76,18 @@ func inProcessACS(t testing.TB, em *emulator.Emulator) *acsidentity.Client {
 }
 
 // newService returns a Service of acs with options (nil: anonymous and
-// development callers, no logs).
-func newService(t testing.TB, acs *acsidentity.Client, options *tokenservice.Options) *tokenservice.Service {
+// development callers, no logs), mounted at /api/ in a ServeMux, as the
+// trusted-service example serves it.
+func newService(t testing.TB, acs *acsidentity.Client, options *tokenservice.Options) http.Handler {
+	t.Helper()
+	mux := http.NewServeMux()
+	mux.Handle("/api/", newBareService(t, acs, options))
+	return mux
+}
+
+// newBareService returns a Service of acs with options, as newService,
+// not mounted.
+func newBareService(t testing.TB, acs *acsidentity.Client, options *tokenservice.Options) *tokenservice.Service {
 	t.Helper()
 	if options == nil {
 		options = &tokenservice.Options{AllowAnonymous: true, DevelopmentCallers: true}
@@ -164,4 +175,23 @@ func wantToken(t testing.TB, what string, res *http.Response) tokenBody {
 		t.Fatalf("%s: %s (%v)", what, b, err)
 	}
 	return tb
+}
+
+// teamsFixture is a Teams user's Entra ID token for the emulator's
+// exchange, and the body that exchanges it (without userId; body(oid)
+// names a userId).
+func teamsFixture() (user string, body func(userID string) string) {
+	const (
+		app = "1fd5118e-2576-4263-8130-9503064c837a"
+		oid = "0b6f3a8e-5a43-4c1e-9d7e-2f64c1a0b9d3"
+		tid = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+	)
+	claims, _ := json.Marshal(map[string]any{"aud": emulator.TeamsUserAudience, "appid": app, "oid": oid, "tid": tid, "exp": time.Now().Add(time.Hour).Unix()})
+	token := "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9." + base64.RawURLEncoding.EncodeToString(claims) + ".c2ln"
+	return oid, func(userID string) string {
+		if userID == "" {
+			return `{"token":"` + token + `","appId":"` + app + `"}`
+		}
+		return `{"token":"` + token + `","appId":"` + app + `","userId":"` + userID + `"}`
+	}
 }

@@ -1,7 +1,6 @@
 package tokenservice
 
 import (
-	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -13,11 +12,11 @@ import (
 	"github.com/acsgo/acsidentity"
 )
 
-// requestLog is what the one log line of a request says, gathered as the
-// request goes.
-type requestLog struct {
+// outcome is what the one log line of a request says: how it was
+// answered, and why.
+type outcome struct {
 	start  time.Time
-	status int        // the answer's status; 0 until one is written
+	status int
 	code   string     // the error code of an error answer
 	level  slog.Level // Info, or Warn and Error when something is wrong on our side
 	reason string     // why the request failed, for operators
@@ -39,58 +38,51 @@ const (
 	maxLogReason = 256
 )
 
-// finish turns a panic into a 500 and logs the request's one line.
-func (s *Service) finish(w http.ResponseWriter, r *http.Request, l *requestLog) {
-	if p := recover(); p != nil {
-		if p == http.ErrAbortHandler {
-			panic(p)
-		}
-		l.level, l.reason = slog.LevelError, fmt.Sprint("panic: ", p)
-		if l.status == 0 {
-			s.writeError(w, l, http.StatusInternalServerError, "InternalError", "The request could not be processed.")
-		}
-	}
-	if l.status == 0 {
-		l.status = http.StatusOK
-	}
-	level := l.level
+// requestLogger writes the request log lines.
+type requestLogger struct {
+	log   *slog.Logger
+	attrs func(*http.Request) []slog.Attr
+}
+
+// line logs the request's one line.
+func (l requestLogger) line(r *http.Request, o *outcome) {
 	ctx := r.Context()
-	if !s.log.Enabled(ctx, level) {
+	if !l.log.Enabled(ctx, o.level) {
 		return
 	}
 	var buf [24]slog.Attr
 	a := append(buf[:0],
 		slog.String("method", bounded(r.Method, maxLogMethod)),
-		slog.String("path", bounded(r.URL.Path, maxLogPath)),
-		slog.Int("status", l.status),
-		slog.Int64("duration_ms", time.Since(l.start).Milliseconds()))
-	if l.code != "" {
-		a = append(a, slog.String("code", l.code))
+		slog.String("path", bounded(requestPath(r), maxLogPath)),
+		slog.Int("status", o.status),
+		slog.Int64("duration_ms", time.Since(o.start).Milliseconds()))
+	if o.code != "" {
+		a = append(a, slog.String("code", o.code))
 	}
-	if c := l.caller; c != nil {
+	if c := o.caller; c != nil {
 		a = append(a, slog.String("caller", c.logID), slog.String("caller_kind", c.kind))
 	}
-	if l.user != "" {
-		a = append(a, slog.String("acs_user", l.user))
+	if o.user != "" {
+		a = append(a, slog.String("acs_user", o.user))
 	}
-	switch len(l.scopes) {
+	switch len(o.scopes) {
 	case 0:
 	case 1:
-		a = append(a, slog.String("scopes", string(l.scopes[0])))
+		a = append(a, slog.String("scopes", string(o.scopes[0])))
 	default:
-		names := make([]string, len(l.scopes))
-		for i, sc := range l.scopes {
+		names := make([]string, len(o.scopes))
+		for i, sc := range o.scopes {
 			names[i] = string(sc)
 		}
 		a = append(a, slog.String("scopes", strings.Join(names, ",")))
 	}
-	if !l.expiresOn.IsZero() {
-		a = append(a, slog.Time("expires_on", l.expiresOn.UTC()))
+	if !o.expiresOn.IsZero() {
+		a = append(a, slog.Time("expires_on", o.expiresOn.UTC()))
 	}
-	if l.operation != "" {
-		a = append(a, slog.String("operation", l.operation))
+	if o.operation != "" {
+		a = append(a, slog.String("operation", o.operation))
 	}
-	if re := l.acs; re != nil {
+	if re := o.acs; re != nil {
 		a = append(a, slog.Int("acs_status", re.StatusCode), slog.String("acs_error_code", re.ErrorCode))
 		if resp := re.RawResponse; resp != nil {
 			a = append(a, slog.String("ms_cv", resp.Header.Get("MS-CV")))
@@ -99,13 +91,30 @@ func (s *Service) finish(w http.ResponseWriter, r *http.Request, l *requestLog) 
 			}
 		}
 	}
-	if l.reason != "" {
-		a = append(a, slog.String("reason", bounded(l.reason, maxLogReason)))
+	if o.reason != "" {
+		a = append(a, slog.String("reason", bounded(o.reason, maxLogReason)))
 	}
-	if s.logAttrs != nil {
-		a = append(a, s.logAttrs(r)...)
+	if l.attrs != nil {
+		a = append(a, l.attrs(r)...)
 	}
-	s.log.LogAttrs(ctx, level, "request", a...)
+	l.log.LogAttrs(ctx, o.level, "request", a...)
+}
+
+// requestPath is the path the client asked for, as sent (escaped), without
+// the query string (the Functions key may be there): not r.URL.Path, which
+// http.StripPrefix may have cut.
+func requestPath(r *http.Request) string {
+	if r.RequestURI == "" {
+		return r.URL.Path
+	}
+	p, _, _ := strings.Cut(r.RequestURI, "?")
+	if i := strings.Index(p, "://"); i >= 0 { // absolute-form
+		if j := strings.IndexByte(p[i+3:], '/'); j >= 0 {
+			return p[i+3+j:]
+		}
+		return "/"
+	}
+	return p
 }
 
 // bounded shortens s to at most n bytes (and a "…"), on a rune boundary.

@@ -20,15 +20,25 @@ import (
 )
 
 // sessionAuth is an app's own sign-in: a session cookie naming the user.
-func sessionAuth(r *http.Request) (string, error) {
+func sessionAuth(r *http.Request) (tokenservice.Caller, error) {
 	c, err := r.Cookie("session")
 	if err != nil {
-		return "", tokenservice.ErrNoCredentials
+		return tokenservice.Caller{}, tokenservice.ErrNoCredentials
 	}
 	if !strings.HasPrefix(c.Value, "valid-") {
-		return "", errors.New("unknown session")
+		return tokenservice.Caller{}, errors.New("unknown session")
 	}
-	return strings.TrimPrefix(c.Value, "valid-"), nil
+	return tokenservice.Caller{ID: strings.TrimPrefix(c.Value, "valid-")}, nil
+}
+
+// headerAuth takes the caller's ID from X-User.
+func headerAuth(r *http.Request) (tokenservice.Caller, error) {
+	return tokenservice.Caller{ID: r.Header.Get("X-User")}, nil
+}
+
+// fixedAuth is every request as the caller id.
+func fixedAuth(id string) func(*http.Request) (tokenservice.Caller, error) {
+	return func(*http.Request) (tokenservice.Caller, error) { return tokenservice.Caller{ID: id}, nil }
 }
 
 // TestMountedOnServeMux mounts the Service in a fresh ServeMux, next to the
@@ -46,11 +56,15 @@ func TestMountedOnServeMux(t *testing.T) {
 		t.Fatal(err)
 	}
 	const app = "https://app.example.com"
-	svc := newService(t, client, &tokenservice.Options{PathPrefix: "/acs", Authenticate: sessionAuth, CORSOrigins: []string{app}})
+	svc := newBareService(t, client, &tokenservice.Options{Authenticate: sessionAuth})
 	mux := http.NewServeMux()
 	mux.Handle("/acs/", svc)
 	mux.HandleFunc("GET /hello", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "the app's own page") })
-	srv := httptest.NewServer(mux)
+	cors, err := tokenservice.NewCORS(tokenservice.CORSOptions{Origins: []string{app}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(cors(mux))
 	t.Cleanup(srv.Close)
 
 	do := func(method, path, session string, header map[string]string) *http.Response {
@@ -105,7 +119,7 @@ func TestMountedOnServeMux(t *testing.T) {
 	}
 
 	res := do("OPTIONS", "/acs/token", "", map[string]string{"Origin": app, "Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "authorization"})
-	if res.StatusCode != http.StatusNoContent || res.Header.Get("Access-Control-Allow-Origin") != app || res.Header.Get("Access-Control-Allow-Methods") != "GET, POST, OPTIONS" {
+	if res.StatusCode != http.StatusNoContent || res.Header.Get("Access-Control-Allow-Origin") != app || res.Header.Get("Access-Control-Allow-Methods") != "GET" {
 		t.Errorf("CORS preflight: %d, headers %v", res.StatusCode, res.Header)
 	}
 	if res := do("GET", "/hello", "", nil); res.StatusCode != 200 || string(readBody(t, res, nil)) != "the app's own page" {
@@ -121,12 +135,12 @@ func TestSameCallerAcrossInstances(t *testing.T) {
 	t.Parallel()
 	em := newEmulator(t)
 	acs := inProcessACS(t, em)
-	auth := func(r *http.Request) (string, error) { return r.Header.Get("X-User"), nil }
+	auth := headerAuth
 	key1, key2 := []byte("0123456789abcdef"), []byte("fedcba9876543210")
 	a := newService(t, acs, &tokenservice.Options{Authenticate: auth, CustomIDKey: key1})
 	b := newService(t, acs, &tokenservice.Options{Authenticate: auth, CustomIDKey: key1})
 	c := newService(t, acs, &tokenservice.Options{Authenticate: auth, CustomIDKey: key2})
-	user := func(svc *tokenservice.Service, who string) string {
+	user := func(svc http.Handler, who string) string {
 		return wantToken(t, who, serve(svc, "GET", "/api/token", map[string]string{"X-User": who}, "")).User.CommunicationUserID
 	}
 	if ua, ub := user(a, "carol"), user(b, "carol"); ua != ub {
@@ -149,7 +163,7 @@ func TestHostCheck(t *testing.T) {
 	t.Parallel()
 	em := newEmulator(t)
 	acs := inProcessACS(t, em)
-	host := func(svc *tokenservice.Service, host string) *http.Response {
+	host := func(svc http.Handler, host string) *http.Response {
 		r := httptest.NewRequest("GET", "/api/token", nil)
 		r.Host = host
 		r.Header.Set(tokenservice.DevCallerHeader, "rebound")
@@ -170,9 +184,9 @@ func TestHostCheck(t *testing.T) {
 	}
 	wantError(t, "development service with AllowedHosts, another host", host(listed, "evil.example"), http.StatusForbidden, "HostNotAllowed")
 
-	signedIn := newService(t, acs, &tokenservice.Options{Authenticate: func(*http.Request) (string, error) { return "erin", nil }})
+	signedIn := newService(t, acs, &tokenservice.Options{Authenticate: fixedAuth("erin")})
 	wantToken(t, "signed-in callers, any Host", host(signedIn, "tokens.example.com"))
-	only := newService(t, acs, &tokenservice.Options{Authenticate: func(*http.Request) (string, error) { return "erin", nil }, AllowedHosts: []string{"tokens.example.com"}})
+	only := newService(t, acs, &tokenservice.Options{Authenticate: fixedAuth("erin"), AllowedHosts: []string{"tokens.example.com"}})
 	wantToken(t, "AllowedHosts", host(only, "tokens.example.com:443"))
 	wantError(t, "AllowedHosts, another host", host(only, "localhost"), http.StatusForbidden, "HostNotAllowed")
 }
@@ -189,7 +203,7 @@ func TestNewRefuses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	auth := func(*http.Request) (string, error) { return "x", nil }
+	auth := fixedAuth("x")
 	cases := []struct {
 		name    string
 		client  *acsidentity.Client
@@ -201,14 +215,11 @@ func TestNewRefuses(t *testing.T) {
 		{"development callers, real resource", real, tokenservice.Options{AllowAnonymous: true, DevelopmentCallers: true}, "DevelopmentCallers"},
 		{"development callers, not anonymous", local, tokenservice.Options{Authenticate: auth, DevelopmentCallers: true}, "DevelopmentCallers"},
 		{"no custom IDs in the api-version", ga, tokenservice.Options{Authenticate: auth}, "2025-03-02-preview"},
-		{"prefix without a slash", local, tokenservice.Options{PathPrefix: "api"}, "PathPrefix"},
-		{"default scope not allowed", local, tokenservice.Options{AllowedScopes: []acsidentity.TokenScope{acsidentity.TokenScopeChat}}, "default scope"},
-		{"lifetime under an hour", local, tokenservice.Options{MinLifetime: 30 * time.Minute}, "MinLifetime"},
-		{"lifetime over a day", local, tokenservice.Options{MaxLifetime: 48 * time.Hour}, "MaxLifetime"},
-		{"lifetime not whole minutes", local, tokenservice.Options{MaxLifetime: 90*time.Minute + time.Second}, "whole minutes"},
+		{"default scope not allowed", local, tokenservice.Options{Tokens: tokenservice.TokenPolicy{AllowedScopes: []acsidentity.TokenScope{acsidentity.TokenScopeChat}}}, "default scope"},
+		{"lifetime under an hour", local, tokenservice.Options{Tokens: tokenservice.TokenPolicy{MinLifetime: 30 * time.Minute}}, "MinLifetime"},
+		{"lifetime over a day", local, tokenservice.Options{Tokens: tokenservice.TokenPolicy{MaxLifetime: 48 * time.Hour}}, "MaxLifetime"},
+		{"lifetime not whole minutes", local, tokenservice.Options{Tokens: tokenservice.TokenPolicy{MaxLifetime: 90*time.Minute + time.Second}}, "whole minutes"},
 		{"short custom ID key", local, tokenservice.Options{CustomIDKey: []byte("short")}, "16 bytes"},
-		{"CORS wildcard", local, tokenservice.Options{CORSOrigins: []string{"*"}}, "CORSOrigins"},
-		{"CORS origin with a path", local, tokenservice.Options{CORSOrigins: []string{"https://app.example.com/login"}}, "without a path"},
 		{"host with a port", local, tokenservice.Options{AllowedHosts: []string{"example.com:443"}}, "AllowedHosts"},
 	}
 	for _, c := range cases {
@@ -220,8 +231,8 @@ func TestNewRefuses(t *testing.T) {
 			}
 		})
 	}
-	if _, err := tokenservice.New(real, &tokenservice.Options{Logger: discard}); !errors.Is(err, tokenservice.ErrNotAuthenticated) {
-		t.Errorf("an unauthenticated service of a real resource: %v, want ErrNotAuthenticated", err)
+	if _, err := tokenservice.New(real, &tokenservice.Options{Logger: discard}); !errors.Is(err, tokenservice.ErrAuthenticateRequired) {
+		t.Errorf("an unauthenticated service of a real resource: %v, want ErrAuthenticateRequired", err)
 	}
 	// Explicitly anonymous, against a real resource: allowed, and said.
 	var logs testutil.SyncBuffer
@@ -233,24 +244,22 @@ func TestNewRefuses(t *testing.T) {
 	}
 }
 
-// TestOptions: scopes, lifetimes and the path prefix as configured.
+// TestOptions: scopes, lifetimes and case-insensitive paths as
+// configured, under a two-segment mount.
 func TestOptions(t *testing.T) {
 	t.Parallel()
 	em := newEmulator(t)
-	svc := newService(t, inProcessACS(t, em), &tokenservice.Options{
-		PathPrefix: "/v2/acs/", AllowAnonymous: true,
-		AllowedScopes: []acsidentity.TokenScope{acsidentity.TokenScopeChat, acsidentity.TokenScopeChatJoin},
-		DefaultScopes: []acsidentity.TokenScope{acsidentity.TokenScopeChat},
-		MinLifetime:   2 * time.Hour, MaxLifetime: 3 * time.Hour,
-	})
-	var got []string
-	for _, e := range svc.Endpoints() {
-		got = append(got, strings.Join(e.Methods, ",")+" "+e.Path)
-	}
-	if want := "GET,POST /v2/acs/token|POST /v2/acs/token/teams|DELETE /v2/acs/user"; strings.Join(got, "|") != want {
-		t.Errorf("Endpoints = %v, want %s", got, want)
-	}
-	tb := wantToken(t, "defaults", serve(svc, "GET", "/V2/ACS/Token", nil, ""))
+	mux := http.NewServeMux()
+	mux.Handle("/v2/acs/", newBareService(t, inProcessACS(t, em), &tokenservice.Options{
+		AllowAnonymous: true, CaseInsensitivePaths: true,
+		Tokens: tokenservice.TokenPolicy{
+			AllowedScopes: []acsidentity.TokenScope{acsidentity.TokenScopeChat, acsidentity.TokenScopeChatJoin},
+			DefaultScopes: []acsidentity.TokenScope{acsidentity.TokenScopeChat},
+			MinLifetime:   2 * time.Hour, MaxLifetime: 3 * time.Hour,
+		},
+	}))
+	svc := mux
+	tb := wantToken(t, "defaults", serve(svc, "GET", "/v2/acs/Token", nil, ""))
 	if st := em.Introspect(tb.Token); strings.Join(st.Scopes, ",") != "chat" || time.Until(st.ExpiresOn) > 3*time.Hour || time.Until(st.ExpiresOn) < 170*time.Minute {
 		t.Errorf("default token: %+v, want chat for 3 hours", st)
 	}
@@ -262,7 +271,11 @@ func TestOptions(t *testing.T) {
 	}
 	wantError(t, "a lifetime under MinLifetime", serve(svc, "GET", "/v2/acs/token?expiresInMinutes=60", nil, ""), 400, "InvalidLifetime")
 	wantToken(t, "a lifetime in range", serve(svc, "GET", "/v2/acs/token?expiresInMinutes=150", nil, ""))
-	wantError(t, "outside the prefix", serve(svc, "GET", "/api/token", nil, ""), 404, "NotFound")
+	res = serve(svc, "GET", "/v2/acs/tokens", nil, "")
+	readBody(t, res, &e)
+	if res.StatusCode != 404 || e.Error.Code != "NotFound" || !strings.Contains(e.Error.Message, "/v2/acs followed by /token, /token/teams and /user") {
+		t.Errorf("a path the service does not serve: %d %+v, want 404 naming the paths it serves", res.StatusCode, e)
+	}
 }
 
 // TestOneLogLinePerRequest: each request is one line, whatever happened,
@@ -324,7 +337,7 @@ func TestAuthErrors(t *testing.T) {
 	t.Parallel()
 	em := newEmulator(t)
 	var authErr error
-	svc := newService(t, inProcessACS(t, em), &tokenservice.Options{Authenticate: func(*http.Request) (string, error) { return "", authErr }})
+	svc := newService(t, inProcessACS(t, em), &tokenservice.Options{Authenticate: func(*http.Request) (tokenservice.Caller, error) { return tokenservice.Caller{}, authErr }})
 	for _, c := range []struct {
 		err       error
 		status    int
@@ -333,9 +346,9 @@ func TestAuthErrors(t *testing.T) {
 	}{
 		{errors.New("no session"), 401, "AuthenticationRequired", ""},
 		{tokenservice.ErrNoCredentials, 401, "AuthenticationRequired", ""},
-		{&tokenservice.AuthError{Code: "InvalidToken", Message: "Bad token.", Challenge: `Bearer error="invalid_token"`}, 401, "InvalidToken", `Bearer error="invalid_token"`},
-		{&tokenservice.AuthError{Status: 403, Code: "Forbidden", Message: "Not you."}, 403, "Forbidden", ""},
-		{&tokenservice.AuthError{Status: 503, Code: "AuthenticationUnavailable", Message: "Later.", RetryAfter: 2500 * time.Millisecond}, 503, "AuthenticationUnavailable", ""},
+		{&tokenservice.Error{Code: "InvalidToken", Message: "Bad token.", Challenge: `Bearer error="invalid_token"`}, 401, "InvalidToken", `Bearer error="invalid_token"`},
+		{&tokenservice.Error{Status: 403, Code: "Forbidden", Message: "Not you."}, 403, "Forbidden", ""},
+		{&tokenservice.Error{Status: 503, Code: "AuthenticationUnavailable", Message: "Later.", RetryAfter: 2500 * time.Millisecond}, 503, "AuthenticationUnavailable", ""},
 	} {
 		authErr = c.err
 		res := serve(svc, "GET", "/api/token", nil, "")
@@ -395,7 +408,7 @@ func TestPanicIsAnError(t *testing.T) {
 	em := newEmulator(t)
 	var logs testutil.SyncBuffer
 	svc := newService(t, inProcessACS(t, em), &tokenservice.Options{
-		Authenticate: func(*http.Request) (string, error) { panic("the session store is nil") },
+		Authenticate: func(*http.Request) (tokenservice.Caller, error) { panic("the session store is nil") },
 		Logger:       slog.New(slog.NewTextHandler(&logs, nil)),
 	})
 	wantError(t, "a panicking Authenticate", serve(svc, "GET", "/api/token", nil, ""), http.StatusInternalServerError, "InternalError")

@@ -69,15 +69,14 @@ type app struct {
 func newApp(client *acsidentity.Client) (http.Handler, error) {
 	a := &app{sessions: map[string]string{}}
 	tokens, err := tokenservice.New(client, &tokenservice.Options{
-		PathPrefix:    "/acs",
-		Authenticate:  a.authenticate,
-		DefaultScopes: []acsidentity.TokenScope{acsidentity.TokenScopeChat, acsidentity.TokenScopeVoIP},
+		Authenticate: a.authenticate,
+		Tokens:       tokenservice.TokenPolicy{DefaultScopes: []acsidentity.TokenScope{acsidentity.TokenScopeChat, acsidentity.TokenScopeVoIP}},
 	})
 	if err != nil {
 		return nil, err
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/acs/", tokens)
+	mux.Handle("/acs/", tokens) // the pattern tells tokens where it is mounted
 	mux.HandleFunc("GET /{$}", a.home)
 	mux.HandleFunc("POST /login", a.login)
 	mux.HandleFunc("POST /logout", a.logout)
@@ -86,7 +85,16 @@ func newApp(client *acsidentity.Client) (http.Handler, error) {
 
 // authenticate is the token endpoint's Options.Authenticate: the signed-in
 // user, from the session cookie.
-func (a *app) authenticate(r *http.Request) (string, error) {
+func (a *app) authenticate(r *http.Request) (tokenservice.Caller, error) {
+	user, err := a.user(r)
+	if err != nil {
+		return tokenservice.Caller{}, err
+	}
+	return tokenservice.Caller{ID: "embed-app:" + user}, nil // the app's own namespace of caller IDs
+}
+
+// user is the signed-in user's name, from the session cookie.
+func (a *app) user(r *http.Request) (string, error) {
 	c, err := r.Cookie(sessionCookie)
 	if err != nil {
 		return "", tokenservice.ErrNoCredentials
@@ -97,7 +105,7 @@ func (a *app) authenticate(r *http.Request) (string, error) {
 	if !ok {
 		return "", errors.New("unknown session")
 	}
-	return "embed-app:" + user, nil // the app's own namespace of caller IDs
+	return user, nil
 }
 
 func (a *app) login(w http.ResponseWriter, r *http.Request) {
@@ -125,10 +133,7 @@ func (a *app) logout(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *app) home(w http.ResponseWriter, r *http.Request) {
-	var user string
-	if id, err := a.authenticate(r); err == nil {
-		user = strings.TrimPrefix(id, "embed-app:")
-	}
+	user, _ := a.user(r)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	page.Execute(w, user)
 }

@@ -36,7 +36,9 @@ func main() {
 	// Anyone who can call the function gets a token, for a new identity
 	// each time: the quickstart. The Functions key (authLevel "function")
 	// is the only gate.
-	svc, err := tokenservice.New(client, &tokenservice.Options{AllowAnonymous: true})
+	// The Functions host routes paths up to ASCII case (/api/Token is
+	// /api/token); the Service does the same below its mount point.
+	svc, err := tokenservice.New(client, &tokenservice.Options{AllowAnonymous: true, CaseInsensitivePaths: true})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -48,7 +50,7 @@ func main() {
 	// hold connections and memory (net/http has neither by default).
 	srv := &http.Server{
 		Addr:              "127.0.0.1:" + port,
-		Handler:           svc,
+		Handler:           http.StripPrefix("/api", svc), // the Functions host's route prefix
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,

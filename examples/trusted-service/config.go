@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
@@ -47,6 +48,12 @@ const (
 // defaultPort is the port `func start` uses, so URLs match.
 const defaultPort = "7071"
 
+// The per-caller rate limit unless configured: tokenservice's default.
+const (
+	defaultRatePerMinute = 30
+	defaultRateBurst     = 10
+)
+
 // The ACS resources the service can talk to (config.backend).
 const (
 	backendEmulator         = "embedded emulator" // in process: nothing was configured
@@ -66,10 +73,14 @@ type config struct {
 	log *slog.Logger
 	// oidc is nil when callers are not authenticated with bearer tokens.
 	oidc *oidc.Config
-	auth *oidc.Authenticator
+	auth *oidc.Verifier
 	// service holds the tokenservice options read here (all but the
 	// authenticator and the logger).
-	service       tokenservice.Options
+	service tokenservice.Options
+	// cors is the CORS policy, and corsLayer its middleware (nil: no CORS
+	// headers).
+	cors          tokenservice.CORSOptions
+	corsLayer     func(http.Handler) http.Handler
 	ratePerMinute float64 // 0: no limit
 }
 
@@ -195,33 +206,36 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 	}
 	// With the embedded emulator, X-Caller-Id names a lasting identity.
 	o.DevelopmentCallers = c.backend == backendEmulator && o.AllowAnonymous
+	// The Functions host routes paths up to ASCII case.
+	o.CaseInsensitivePaths = true
 
 	if s := env(envCORSOrigins); s != "" {
 		for origin := range strings.SplitSeq(s, ",") {
-			if origin = strings.TrimSpace(origin); origin == "" {
-				continue
+			if origin = strings.TrimSpace(origin); origin != "" {
+				c.cors.Origins = append(c.cors.Origins, origin)
 			}
-			norm, err := tokenservice.ParseOrigin(origin)
-			if err != nil {
-				return nil, configErrorf("%s: %q: %v", envCORSOrigins, origin, err)
-			}
-			o.CORSOrigins = append(o.CORSOrigins, norm)
 		}
 	} else if c.backend == backendEmulator {
-		o.CORSLoopbackOrigins = true
+		c.cors.LoopbackOrigins = true
+	}
+	if len(c.cors.Origins) > 0 || c.cors.LoopbackOrigins {
+		c.cors.DevCallerHeader = o.DevelopmentCallers
+		if c.corsLayer, err = tokenservice.NewCORS(c.cors); err != nil {
+			return nil, configErrorf("%s: %v", envCORSOrigins, strings.TrimPrefix(err.Error(), "tokenservice: "))
+		}
 	}
 
 	if s := env(envAllowedHosts); s != "" {
 		o.AllowedHosts = strings.Split(s, ",") // checked by tokenservice.New
 	}
 
-	c.ratePerMinute = tokenservice.DefaultRatePerMinute
+	c.ratePerMinute = defaultRatePerMinute
 	if s := env(envRatePerMinute); s != "" {
 		if c.ratePerMinute, err = strconv.ParseFloat(s, 64); err != nil || c.ratePerMinute < 0 || c.ratePerMinute > 1e6 {
 			return nil, configErrorf("%s=%q must be a number of requests per minute from 0 (no limit) to 1000000", envRatePerMinute, s)
 		}
 	}
-	burst := tokenservice.DefaultRateBurst
+	burst := defaultRateBurst
 	if s := env(envRateBurst); s != "" {
 		if burst, err = strconv.Atoi(s); err != nil || burst < 1 || burst > 1e6 {
 			return nil, configErrorf("%s=%q must be a whole number from 1 to 1000000", envRateBurst, s)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -113,11 +114,20 @@ func TestFunctionsConfigMatchesRoutes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// What the handler serves, as an OPTIONS request's Allow header says
+	// (OPTIONS too: the host must forward CORS preflights. The health
+	// probe, /, the host calls directly).
+	h := newHandler(svc)
 	served := map[string][]string{}
-	for _, e := range svc.Endpoints() {
-		// OPTIONS too: the host must forward CORS preflights, which the
-		// handler answers. (The health probe, /, the host calls directly.)
-		served[e.Path] = append(e.Methods, http.MethodOptions)
+	for _, path := range []string{"/api/token", "/api/token/teams", "/api/user"} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(http.MethodOptions, "http://127.0.0.1:7071"+path, nil))
+		if w.Code != http.StatusNoContent {
+			t.Fatalf("OPTIONS %s: %d", path, w.Code)
+		}
+		for m := range strings.SplitSeq(w.Header().Get("Allow"), ",") {
+			served[path] = append(served[path], strings.TrimSpace(m))
+		}
 	}
 	for path, methods := range declared {
 		got, ok := served[path]
@@ -228,18 +238,18 @@ func TestLoadConfig(t *testing.T) {
 		}},
 		{name: "bad PORT", env: map[string]string{envPort: "http"}, wantErr: envPort},
 		{name: "CORS: emulator allows loopback origins by default", check: func(t *testing.T, c *config) {
-			if !c.service.CORSLoopbackOrigins || c.service.CORSOrigins != nil {
-				t.Errorf("cors = %v %v", c.service.CORSLoopbackOrigins, c.service.CORSOrigins)
+			if !c.cors.LoopbackOrigins || c.cors.Origins != nil || !c.cors.DevCallerHeader || c.corsLayer == nil {
+				t.Errorf("cors = %+v", c.cors)
 			}
 		}},
 		{name: "CORS: listed origins only", env: map[string]string{envCORSOrigins: "https://App.example.com, http://localhost:3000"}, check: func(t *testing.T, c *config) {
-			if c.service.CORSLoopbackOrigins || !slices.Equal(c.service.CORSOrigins, []string{"https://app.example.com", "http://localhost:3000"}) {
-				t.Errorf("cors = %v %q", c.service.CORSLoopbackOrigins, c.service.CORSOrigins)
+			if c.cors.LoopbackOrigins || !slices.Equal(c.cors.Origins, []string{"https://App.example.com", "http://localhost:3000"}) || c.corsLayer == nil {
+				t.Errorf("cors = %+v", c.cors)
 			}
 		}},
 		{name: "CORS: none with a real resource by default", env: merge(oidc, map[string]string{envConnectionString: cs}), check: func(t *testing.T, c *config) {
-			if c.service.CORSLoopbackOrigins || c.service.CORSOrigins != nil {
-				t.Errorf("cors = %v %q", c.service.CORSLoopbackOrigins, c.service.CORSOrigins)
+			if c.cors.LoopbackOrigins || c.cors.Origins != nil || c.corsLayer != nil {
+				t.Errorf("cors = %+v", c.cors)
 			}
 		}},
 		{name: "CORS: wildcard refused", env: map[string]string{envCORSOrigins: "*"}, wantErr: envCORSOrigins},

@@ -542,7 +542,7 @@ func TestEndToEndFunctionsHost(t *testing.T) {
 		for _, tc := range []struct{ method, path, allow string }{
 			{"PUT", "/api/token", "GET, POST, OPTIONS"},
 			{"DELETE", "/api/token", "GET, POST, OPTIONS"},
-			{"GET", "/api/user", "DELETE, OPTIONS"},
+			{"PUT", "/api/user", "GET, DELETE, OPTIONS"},
 			{"GET", "/api/token/teams", "POST, OPTIONS"},
 			{"POST", "/", "GET, HEAD, OPTIONS"},
 		} {

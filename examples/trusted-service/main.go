@@ -19,6 +19,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -74,7 +75,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return nil
 	}
 	if cfg.auth != nil {
-		opts.Authenticate, opts.TeamsUserID = cfg.auth.Authenticate, cfg.auth.ObjectID
+		opts.Authenticate = cfg.auth.Authenticate
 		// Fetch the keys now, so a wrong issuer or JWKS URL shows in the
 		// log at start.
 		go cfg.auth.FetchKeys(ctx)
@@ -96,7 +97,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 
 	// The write timeout covers the ACS calls (tokenservice's 30 s) with room
 	// to spare.
-	srv := &http.Server{Handler: newHandler(svc), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+	handler := newHandler(svc)
+	if cfg.corsLayer != nil {
+		handler = cfg.corsLayer(handler)
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
 		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) }}
@@ -124,17 +129,27 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	return nil
 }
 
+// apiPrefix is the Functions host's route prefix (host.json), where svc is
+// mounted.
+const apiPrefix = "/api"
+
 var healthBody = []byte(`{"status":"ok"}` + "\n")
 
 // newHandler serves the health probe on / (the Functions host polls it
-// until the handler answers; load balancers can too) and everything else
-// with svc, which answers 404 for what it does not serve. Paths are not
-// split with a ServeMux: the Functions host routes case-insensitively and
-// forwards the original case, and svc matches its paths the same way.
+// until the handler answers; load balancers can too) and svc under /api/.
+// Paths are not split with a ServeMux: the Functions host routes up to
+// ASCII case and forwards the original case (/API/Token), and svc matches
+// its paths the same way (Options.CaseInsensitivePaths).
 func newHandler(svc *tokenservice.Service) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := r.URL.Path; len(p) > len(apiPrefix) && p[len(apiPrefix)] == '/' && strings.EqualFold(p[:len(apiPrefix)], apiPrefix) {
+			http.StripPrefix(p[:len(apiPrefix)], svc).ServeHTTP(w, r)
+			return
+		}
 		if r.URL.Path != "/" {
-			svc.ServeHTTP(w, r)
+			w.Header().Set("Cache-Control", "no-store")
+			w.Header().Set("X-Content-Type-Options", "nosniff")
+			tokenservice.WriteError(w, http.StatusNotFound, tokenservice.CodeNotFound, "There is no such endpoint. This service serves /api/token, /api/token/teams and /api/user.")
 			return
 		}
 		h := w.Header()
@@ -148,7 +163,7 @@ func newHandler(svc *tokenservice.Service) http.Handler {
 		case http.MethodOptions:
 			w.WriteHeader(http.StatusNoContent)
 		default:
-			tokenservice.WriteError(w, http.StatusMethodNotAllowed, "MethodNotAllowed", "The method is not allowed here.")
+			tokenservice.WriteError(w, http.StatusMethodNotAllowed, tokenservice.CodeMethodNotAllowed, "The method is not allowed here.")
 		}
 	})
 }

@@ -49,7 +49,7 @@ func TestJWKSNoConvoy(t *testing.T) {
 		bearer := "Bearer " + newTestKey(t, "key-1", "EdDSA").Sign(t, goodClaims(time.Now(), "alice"), nil)
 		authenticate := func() (time.Duration, error) {
 			start := time.Now()
-			r := httptest.NewRequest("GET", "/api/token", nil)
+			r := httptest.NewRequest("GET", "/token", nil)
 			r.Header.Set("Authorization", bearer)
 			_, err := a.Authenticate(r)
 			return time.Since(start), err
@@ -126,7 +126,7 @@ func TestUnknownKIDLogBounded(t *testing.T) {
 		{"typ": kid},                         // a strange type
 		{"crit": []string{kid}},              // a critical header
 	} {
-		r := httptest.NewRequest("GET", "http://127.0.0.1/api/token", nil)
+		r := httptest.NewRequest("GET", "http://127.0.0.1/token", nil)
 		r.Header.Set("Authorization", "Bearer "+k.Sign(t, goodClaims(time.Now(), "alice"), hdr))
 		w := httptest.NewRecorder()
 		svc.ServeHTTP(w, r)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"errors"
 	"fmt"
 	"log"
 	"log/slog"
@@ -39,7 +40,7 @@ func ExampleNew() {
 		log.Fatal(err)
 	}
 
-	auth, err := oidc.New(oidc.Config{
+	verifier, err := oidc.New(oidc.Config{
 		Issuer:    issuer.URL,
 		Audiences: []string{"api://my-token-service"},
 		JWKSURL:   issuer.URL + "/keys",
@@ -49,8 +50,7 @@ func ExampleNew() {
 		log.Fatal(err)
 	}
 	svc, err := tokenservice.New(client, &tokenservice.Options{
-		Authenticate: auth.Authenticate,
-		TeamsUserID:  auth.ObjectID,
+		Authenticate: verifier.Authenticate,
 		Logger:       slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
@@ -58,7 +58,7 @@ func ExampleNew() {
 	}
 
 	for _, bearer := range []string{signFor("alice", "api://my-token-service"), signFor("alice", "api://another-api"), ""} {
-		r := httptest.NewRequest("GET", "/api/token", nil)
+		r := httptest.NewRequest("GET", "/token", nil)
 		if bearer != "" {
 			r.Header.Set("Authorization", "Bearer "+bearer)
 		}
@@ -70,6 +70,51 @@ func ExampleNew() {
 	// 200 ""
 	// 401 "Bearer error=\"invalid_token\""
 	// 401 "Bearer"
+}
+
+// Verify in an app's own authentication middleware, for any router: it
+// knows nothing of HTTP.
+func ExampleVerifier_Verify() {
+	issuer, signFor := standInIssuer()
+	defer issuer.Close()
+	verifier, err := oidc.New(oidc.Config{
+		Issuer:    issuer.URL,
+		Audiences: []string{"api://my-api"},
+		JWKSURL:   issuer.URL + "/keys",
+		Logger:    slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	requireUser := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			raw, err := oidc.BearerToken(r)
+			if err != nil {
+				http.Error(w, "sign in first", http.StatusUnauthorized)
+				return
+			}
+			claims, err := verifier.Verify(r.Context(), raw)
+			switch {
+			case errors.Is(err, oidc.ErrKeysUnavailable):
+				http.Error(w, "try again later", http.StatusServiceUnavailable)
+				return
+			case err != nil:
+				http.Error(w, err.(*oidc.Error).Message, http.StatusUnauthorized)
+				return
+			}
+			fmt.Fprintf(w, "hello %s", claims.Subject)
+		})
+	}
+	h := requireUser(nil)
+	for _, bearer := range []string{signFor("alice", "api://my-api"), signFor("alice", "api://another-api")} {
+		r := httptest.NewRequest("GET", "/me", nil)
+		r.Header.Set("Authorization", "Bearer "+bearer)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		fmt.Printf("%d %s", w.Code, w.Body)
+	}
+	// Output:
+	// 200 hello alice401 The bearer token's audience is not accepted.
 }
 
 // standInIssuer serves an RS256 key's JWKS and returns a function that

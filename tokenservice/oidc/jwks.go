@@ -13,8 +13,6 @@ import (
 	"time"
 
 	"github.com/MicahParks/jwkset"
-
-	"github.com/acsgo/acsidentity/tokenservice"
 )
 
 const (
@@ -89,11 +87,8 @@ func newJWKSCache(url, issuer string, client *http.Client, minRefresh time.Durat
 }
 
 // errKeysUnavailable means no key set could be fetched: the caller is not
-// at fault and gets 503, not 401.
-var errKeysUnavailable = &tokenservice.AuthError{
-	Status: http.StatusServiceUnavailable, Code: "AuthenticationUnavailable", Message: "Caller authentication is temporarily unavailable.",
-	RetryAfter: 10 * time.Second, Reason: "no JWKS could be fetched",
-}
+// at fault.
+var errKeysUnavailable = &Error{Kind: ErrKeysUnavailable, Message: "Caller authentication is temporarily unavailable.", Reason: "no JWKS could be fetched"}
 
 // errNotInSet marks an unknown key ID's error (for FetchKeys).
 var errNotInSet = errors.New("not in the JWKS")
@@ -101,7 +96,7 @@ var errNotInSet = errors.New("not in the JWKS")
 // KeyRead returns the key with ID kid. It fetches the set when there is
 // none yet, when it is older than jwksMaxAge, or when it lacks kid; the
 // last two at most once per minRefresh. Its errors are
-// *tokenservice.AuthError.
+// *Error.
 func (c *jwksCache) KeyRead(ctx context.Context, kid string) (jwkset.JWK, error) {
 	c.mu.Lock()
 	k, known := c.lookup(ctx, kid)

@@ -1,20 +1,16 @@
-// Package oidc authenticates the callers of a token service
-// (package github.com/acsgo/acsidentity/tokenservice) by their bearer
-// tokens: JWTs of Microsoft Entra ID or any OpenID Connect issuer, checked
-// against the issuer's published keys.
+// Package oidc verifies bearer tokens: JWTs of Microsoft Entra ID or any
+// OpenID Connect issuer, checked against the issuer's published keys. Its
+// core, Verifier.Verify(ctx, rawToken), knows nothing of HTTP, so any
+// router's authentication middleware (net/http, chi, echo) can call it;
+// Verifier.Authenticate adapts it to package
+// github.com/acsgo/acsidentity/tokenservice:
 //
-// Made once with New, an Authenticator is the service's
-// Options.Authenticate:
-//
-//	auth, err := oidc.New(oidc.Config{
+//	verifier, err := oidc.New(oidc.Config{
 //		Issuer:    "https://login.microsoftonline.com/<tenant-id>/v2.0",
 //		Audiences: []string{"<client ID of your API's app registration>"},
 //	})
 //	...
-//	svc, err := tokenservice.New(client, &tokenservice.Options{
-//		Authenticate: auth.Authenticate,
-//		TeamsUserID:  auth.ObjectID,
-//	})
+//	svc, err := tokenservice.New(client, &tokenservice.Options{Authenticate: verifier.Authenticate})
 //
 // A token is accepted when its signature verifies with one of the issuer's
 // keys (github.com/golang-jwt/jwt/v5 verifies; github.com/MicahParks/keyfunc/v3
@@ -22,22 +18,24 @@
 // of Config.Algorithms (never "none" or an HMAC algorithm), its iss is the
 // issuer, its aud one of the audiences, exp and nbf and iat hold (two
 // minutes of clock skew), it has a subject, and, when Config.RequiredScope
-// is set, its scp, scope or roles grant it. The caller ID is the issuer and
-// the subject: the same person signing in to another app registration is
-// another caller (Entra ID's sub is per application).
+// is set, its scp, scope or roles grant it. A token that verified is
+// remembered until its exp (five minutes at most), so that a client that
+// refreshes its token hourly costs one signature check per token, not one
+// per request.
 //
 // The keys come from Config.JWKSURL, or from the jwks_uri of the issuer's
 // discovery document (<issuer>/.well-known/openid-configuration), fetched
-// over https only (http only to loopback hosts, for tests), and are kept: a
-// token with a key ID the set lacks refreshes it at most once per
-// Config.MinRefresh, however many such tokens arrive; the set is fetched
-// again when it is 12 hours old; a failed fetch keeps the keys there are.
-// At most one fetch is in flight: requests that need its result wait for
-// it (or until their own context ends), and after a failed fetch, requests
-// without a usable key fail at once until a retry is due.
+// over https only (http only to loopback hosts, see Config.Issuer), and
+// are kept: a token with a key ID the set lacks refreshes it at most once
+// per Config.MinRefresh, however many such tokens arrive; the set is
+// fetched again when it is 12 hours old; a failed fetch keeps the keys
+// there are. At most one fetch is in flight: requests that need its result
+// wait for it (or until their own context ends), and after a failed fetch,
+// requests without a usable key fail at once until a retry is due.
 package oidc
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -53,10 +51,22 @@ import (
 // DefaultMinRefresh is Config.MinRefresh's default.
 const DefaultMinRefresh = 5 * time.Minute
 
-// Config configures an Authenticator.
+// Config configures a Verifier.
 type Config struct {
 	// Issuer is the tokens' iss, exactly: for Entra ID (v2 tokens)
 	// https://login.microsoftonline.com/<tenant-id>/v2.0. Required.
+	//
+	// Without JWKSURL the keys are found through the issuer's discovery
+	// document, so the issuer must then be an https URL, except on a
+	// loopback host: http is accepted when the host is localhost or a
+	// loopback IP literal (127.0.0.1, [::1]), such as the development
+	// issuer of the ACS Identity emulator. The https rule keeps a network
+	// attacker from serving the discovery document or the keys, and so
+	// from minting tokens the service accepts; traffic to a loopback
+	// address never leaves the machine, so there is no network to attack.
+	// Other names, *.localhost among them, need https: DNS decides where
+	// they go. (With JWKSURL set, which follows the same rule, the issuer
+	// is only compared with the tokens' iss.)
 	Issuer string
 	// Audiences are the accepted aud values (the API's client ID, its
 	// Application ID URI...). At least one.
@@ -81,6 +91,10 @@ type Config struct {
 	// http.DefaultTransport. Redirects are followed only to URLs that are
 	// acceptable themselves, and never from https to http.
 	Transport http.RoundTripper
+	// CacheSize is how many verified tokens are remembered. Zero means
+	// DefaultCacheSize; a negative value remembers none (every request is
+	// verified in full).
+	CacheSize int
 	// Logger receives a line when keys are fetched or a fetch fails.
 	// Default: slog.Default().
 	Logger *slog.Logger
@@ -94,9 +108,10 @@ type ConfigError struct {
 	Problem string
 }
 
+// Error says which field is wrong and how.
 func (e *ConfigError) Error() string { return "oidc: Config." + e.Field + ": " + e.Problem }
 
-// DefaultAlgorithms returns the JWS algorithms an Authenticator can verify
+// DefaultAlgorithms returns the JWS algorithms a Verifier can verify
 // and accepts by default. "none" and the HMAC algorithms are never
 // accepted: a public-key issuer has no business using them, and accepting
 // HS256 with a public key is the classic algorithm-confusion attack.
@@ -106,15 +121,16 @@ func DefaultAlgorithms() []string {
 
 func isSupportedAlgorithm(alg string) bool { return slices.Contains(DefaultAlgorithms(), alg) }
 
-// Authenticator checks bearer tokens of one issuer. It is safe for
-// concurrent use.
-type Authenticator struct {
-	v *validator
+// Verifier checks bearer tokens of one issuer. It is safe for concurrent
+// use.
+type Verifier struct {
+	v     *validator
+	cache *tokenCache
 }
 
-// New checks cfg and returns an Authenticator. It does no I/O: the keys are
+// New checks cfg and returns a Verifier. It does no I/O: the keys are
 // fetched when the first token needs them, or by FetchKeys.
-func New(cfg Config) (*Authenticator, error) {
+func New(cfg Config) (*Verifier, error) {
 	if cfg.Issuer == "" {
 		return nil, &ConfigError{"Issuer", "required"}
 	}
@@ -164,14 +180,22 @@ func New(cfg Config) (*Authenticator, error) {
 	}
 	logger.Info("oidc: callers authenticate with bearer tokens", "issuer", cfg.Issuer, "audiences", audiences, "jwks_url", jwks, "algorithms", algs)
 	keys := newJWKSCache(cfg.JWKSURL, cfg.Issuer, newKeyClient(cfg.Transport), minRefresh, logger)
-	return &Authenticator{v: &validator{
-		issuer: cfg.Issuer, audiences: audiences, requiredScope: cfg.RequiredScope,
-		algorithms: algs, keys: keys, now: time.Now,
-	}}, nil
+	cacheSize := cfg.CacheSize
+	if cacheSize == 0 {
+		cacheSize = DefaultCacheSize
+	}
+	return &Verifier{
+		v: &validator{
+			issuer: cfg.Issuer, audiences: audiences, requiredScope: cfg.RequiredScope,
+			algorithms: algs, keys: keys, now: time.Now,
+		},
+		cache: newTokenCache(cacheSize, time.Now),
+	}, nil
 }
 
-// checkFetchURL accepts https URLs, and http URLs to loopback hosts (tests
-// and local identity providers).
+// checkFetchURL accepts https URLs, and http URLs to loopback hosts:
+// localhost and loopback IP literals (tests and local identity providers;
+// see Config.Issuer for why).
 func checkFetchURL(s string) error {
 	u, err := url.Parse(s)
 	if err != nil || u.Host == "" {
@@ -187,4 +211,15 @@ func checkFetchURL(s string) error {
 // document (OpenID Connect Discovery 1.0, section 4).
 func discoveryURL(issuer string) string {
 	return strings.TrimSuffix(issuer, "/") + "/.well-known/openid-configuration"
+}
+
+// FetchKeys fetches the issuer's keys now, if none are held yet, so that a
+// wrong issuer or JWKS URL shows at start. It returns what the first token
+// would otherwise meet: nil, or why the keys are unavailable.
+func (v *Verifier) FetchKeys(ctx context.Context) error {
+	_, err := v.v.keys.KeyRead(ctx, "")
+	if errors.Is(err, errNotInSet) {
+		return nil
+	}
+	return err
 }

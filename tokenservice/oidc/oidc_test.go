@@ -48,13 +48,16 @@ func newTestValidator(p *testutil.IDP, clock *fakeClock, minRefresh time.Duratio
 	return &validator{issuer: testIssuer, audiences: []string{"other", testAudience}, algorithms: algs, keys: cache, now: clock.Now}, cache
 }
 
-// authErr returns err as a *tokenservice.AuthError, failing the test if
-// it is not one.
-func authErr(t *testing.T, err error) *tokenservice.AuthError {
+// authErr returns err, which must be an *Error, as the tokenservice
+// answer it becomes (Authenticate's), failing the test if it is not one.
+func authErr(t *testing.T, err error) *tokenservice.Error {
 	t.Helper()
-	ae, ok := errors.AsType[*tokenservice.AuthError](err)
+	if _, ok := errors.AsType[*Error](err); !ok {
+		t.Fatalf("error %v (%T), want an *oidc.Error", err, err)
+	}
+	ae, ok := errors.AsType[*tokenservice.Error](serviceError(err))
 	if !ok {
-		t.Fatalf("error %v (%T), want a *tokenservice.AuthError", err, err)
+		t.Fatalf("serviceError(%v) is not a *tokenservice.Error", err)
 	}
 	return ae
 }
@@ -222,7 +225,7 @@ func TestJWKSRefresh(t *testing.T) {
 	// The issuer rotates. Within the minimum interval the new kid is not
 	// fetched: an attacker's made-up kids cannot hammer the issuer.
 	p.SetKeys(old, rotated)
-	if err := validate(rotated); err == nil || !strings.Contains(err.Error(), "not known") {
+	if err := validate(rotated); err == nil || !strings.Contains(authErr(t, err).Message, "not known") {
 		t.Fatalf("new key within the minimum interval = %v, want unknown key", err)
 	}
 	if n := p.Fetches(); n != 1 {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,8 +12,6 @@ import (
 
 	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
-
-	"github.com/acsgo/acsidentity/tokenservice"
 )
 
 // maxTokenBytes bounds the bearer tokens parsed at all. Entra ID access
@@ -24,68 +21,10 @@ const maxTokenBytes = 16 << 10
 // clockSkew is how far the issuer's clock may be from ours.
 const clockSkew = 2 * time.Minute
 
-// Authenticate is a tokenservice Options.Authenticate: it checks the
-// request's bearer token and returns the caller ID, "oidc", the issuer and
-// the subject joined by NUL bytes (the caller ID of the service's first
-// version, so callers keep their identities). A request without an
-// Authorization header gets an error that wraps tokenservice.ErrNoCredentials;
-// every other failure is a *tokenservice.AuthError that says what is wrong
-// (401 InvalidToken, 403 InsufficientScope, 503 AuthenticationUnavailable
-// when the keys cannot be fetched).
-func (a *Authenticator) Authenticate(r *http.Request) (callerID string, err error) {
-	c, err := a.check(r)
-	if err != nil {
-		return "", err
-	}
-	return "oidc\x00" + c.Issuer + "\x00" + c.Subject, nil
-}
-
-// ObjectID checks the request's bearer token as Authenticate does and
-// returns its oid claim (Entra ID's object ID of the user; empty if the
-// token has none): a tokenservice Options.TeamsUserID, so that a signed-in
-// caller exchanges only their own Teams token.
-func (a *Authenticator) ObjectID(r *http.Request) (string, error) {
-	c, err := a.check(r)
-	if err != nil {
-		return "", err
-	}
-	return c.ObjectID, nil
-}
-
-// FetchKeys fetches the issuer's keys now, if none are held yet, so that a
-// wrong issuer or JWKS URL shows at start. It returns what the first token
-// would otherwise meet: nil, or why the keys are unavailable.
-func (a *Authenticator) FetchKeys(ctx context.Context) error {
-	_, err := a.v.keys.KeyRead(ctx, "")
-	if errors.Is(err, errNotInSet) {
-		return nil
-	}
-	return err
-}
-
-// check reads and validates the bearer token of r.
-func (a *Authenticator) check(r *http.Request) (*claims, error) {
-	authz := r.Header.Values("Authorization")
-	if len(authz) == 0 {
-		return nil, &tokenservice.AuthError{Message: "A bearer token is required.", Challenge: "Bearer", Reason: "no Authorization header", Err: tokenservice.ErrNoCredentials}
-	}
-	if len(authz) > 1 {
-		return nil, invalidToken("The Authorization header is malformed.", "%d Authorization headers", len(authz))
-	}
-	scheme, token, ok := strings.Cut(authz[0], " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
-		return nil, invalidToken(`The Authorization header must be "Bearer <token>".`, "scheme %s", quote(scheme))
-	}
-	return a.v.validate(r.Context(), strings.TrimSpace(token))
-}
-
-// invalidToken is a 401 for a bad token. message is shown to the caller;
-// the reason is for the log.
-func invalidToken(message, reasonFormat string, args ...any) *tokenservice.AuthError {
-	return &tokenservice.AuthError{
-		Status: http.StatusUnauthorized, Code: "InvalidToken", Message: message,
-		Challenge: `Bearer error="invalid_token"`, Reason: fmt.Sprintf(reasonFormat, args...),
-	}
+// invalidToken is an ErrInvalidToken. message is shown to the caller; the
+// reason is for the log.
+func invalidToken(message, reasonFormat string, args ...any) *Error {
+	return &Error{Kind: ErrInvalidToken, Message: message, Reason: fmt.Sprintf(reasonFormat, args...)}
 }
 
 // quote quotes a value from the caller's token for a log reason,
@@ -102,8 +41,9 @@ func quote(s string) string {
 	return strconv.Quote(s)
 }
 
-// claims are the registered claims golang-jwt checks, plus the few we use.
-type claims struct {
+// tokenClaims are the registered claims golang-jwt checks, plus the few we
+// use.
+type tokenClaims struct {
 	jwt.RegisteredClaims
 	// ObjectID is Entra ID's object ID of the user (oid).
 	ObjectID string `json:"oid"`
@@ -128,8 +68,8 @@ type validator struct {
 }
 
 // validate parses and verifies token and returns its claims. Every failure
-// is a *tokenservice.AuthError.
-func (v *validator) validate(ctx context.Context, token string) (*claims, error) {
+// is an *Error.
+func (v *validator) validate(ctx context.Context, token string) (*Claims, error) {
 	if len(token) > maxTokenBytes {
 		return nil, invalidToken("The bearer token is malformed.", "token of %d bytes", len(token))
 	}
@@ -142,7 +82,7 @@ func (v *validator) validate(ctx context.Context, token string) (*claims, error)
 		jwt.WithLeeway(clockSkew),
 		jwt.WithTimeFunc(v.now),
 	)
-	var c claims
+	var c tokenClaims
 	kf, err := keyfunc.New(keyfunc.Options{Ctx: ctx, Storage: v.keys})
 	if err != nil {
 		return nil, err
@@ -171,18 +111,15 @@ func (v *validator) validate(ctx context.Context, token string) (*claims, error)
 		return nil, invalidToken("The bearer token has no subject.", "no sub")
 	}
 	if v.requiredScope != "" && !c.hasScope(v.requiredScope) {
-		return nil, &tokenservice.AuthError{
-			Status: http.StatusForbidden, Code: "InsufficientScope", Message: "The bearer token lacks the required scope.",
-			Challenge: `Bearer error="insufficient_scope"`, Reason: "scp, scope and roles lack " + v.requiredScope,
-		}
+		return nil, &Error{Kind: ErrInsufficientScope, Message: "The bearer token lacks the required scope.", Reason: "scp, scope and roles lack " + v.requiredScope}
 	}
-	return &c, nil
+	return c.public(), nil
 }
 
-// explain turns golang-jwt's error into an *tokenservice.AuthError whose
-// message says what is wrong, in words a client developer can act on.
-func (v *validator) explain(tok *jwt.Token, c *claims, err error) error {
-	if ae, ok := errors.AsType[*tokenservice.AuthError](err); ok {
+// explain turns golang-jwt's error into an *Error whose message says what
+// is wrong, in words a client developer can act on.
+func (v *validator) explain(tok *jwt.Token, c *tokenClaims, err error) error {
+	if ae, ok := errors.AsType[*Error](err); ok {
 		return ae // from our header checks or the key cache
 	}
 	if errors.Is(err, jwt.ErrTokenMalformed) {
@@ -220,8 +157,23 @@ func (v *validator) explain(tok *jwt.Token, c *claims, err error) error {
 
 // hasScope reports whether the token grants scope as a delegated scope
 // (scp or scope) or an application role (roles).
-func (c *claims) hasScope(scope string) bool {
+func (c *tokenClaims) hasScope(scope string) bool {
 	return slices.Contains(strings.Fields(c.Scp), scope) ||
 		slices.Contains(strings.Fields(c.Scope), scope) ||
 		slices.Contains(c.Roles, scope)
+}
+
+// public returns the claims an app may read.
+func (c *tokenClaims) public() *Claims {
+	p := &Claims{
+		Issuer: c.Issuer, Subject: c.Subject, Audience: c.Audience, ObjectID: c.ObjectID,
+		Scopes: append(strings.Fields(c.Scp), strings.Fields(c.Scope)...), Roles: c.Roles,
+	}
+	if c.ExpiresAt != nil {
+		p.ExpiresAt = c.ExpiresAt.Time
+	}
+	if c.IssuedAt != nil {
+		p.IssuedAt = c.IssuedAt.Time
+	}
+	return p
 }
