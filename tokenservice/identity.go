@@ -176,16 +176,22 @@ func (d *identities) resolve(ctx context.Context, c caller, want *tokenWant) (id
 		d.cache.put(key, id)
 		return id, nil
 	})
+	var r singleflight.Result
 	select {
 	case <-ctx.Done():
-		return "", nil, fail(http.StatusServiceUnavailable, CodeCanceled, "The request was canceled.").
-			because("the caller went away, or the ACS timeout passed, during the identity lookup").at(slog.LevelInfo)
-	case r := <-ch:
-		if r.Err != nil {
-			return "", nil, r.Err
+		if errors.Is(ctx.Err(), context.Canceled) {
+			return "", nil, fail(http.StatusServiceUnavailable, CodeCanceled, "The request was canceled.").
+				because("the caller went away during the identity lookup").at(slog.LevelInfo)
 		}
-		return r.Val.(string), mine, nil
+		// The lookup has a deadline of its own, as long: its outcome
+		// says what timed out.
+		r = <-ch
+	case r = <-ch:
 	}
+	if r.Err != nil {
+		return "", nil, r.Err
+	}
+	return r.Val.(string), mine, nil
 }
 
 // fromStore returns the identity recorded for the caller; with none, it
@@ -258,12 +264,13 @@ func checkRecord(id string) error {
 		because("the identity store's record of this caller is not an ACS communication user ID: " + strconv.Quote(bounded(id, 64))).at(slog.LevelError)
 }
 
-// storeError is the answer to a failed IdentityStore call: 503 with
-// Retry-After, logged at Error (the caller's own cancellation aside).
+// storeError is the answer to a failed IdentityStore call, or one that
+// did not answer in time: 503 with Retry-After, logged at Error (unless
+// the caller went away).
 func storeError(ctx context.Context, op string, err error) *Error {
-	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+	if errors.Is(ctx.Err(), context.Canceled) {
 		return fail(http.StatusServiceUnavailable, CodeCanceled, "The request was canceled.").
-			because("the caller went away, or the ACS timeout passed, during the identity store's " + op).at(slog.LevelInfo)
+			because("the caller went away during the identity store's " + op).at(slog.LevelInfo)
 	}
 	e := fail(http.StatusServiceUnavailable, CodeIdentityStoreUnavailable, "The service cannot look up identities right now; retry after the time in the Retry-After header.").
 		because("identity store " + op + ": " + err.Error()).at(slog.LevelError)
