@@ -1,12 +1,14 @@
 package emulator
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"time"
@@ -30,16 +32,60 @@ import (
 // as a revocation taken out, from what the emulator saved. The next save
 // writes format 3.
 const (
-	dataFormat       = 3
+	dataFormat       = 4
+	journalFormat    = 3
 	envelopeFormat   = 2
 	legacyDataFormat = 1
 )
+
+// Since format 4 the envelope's second field records where the journal
+// ends: the file's length up to the end of the last saved line, and that
+// line's sum (the state's when there is no line),
+//
+//	"journalEnd": "<20-digit length> <64 hex digits>"
+//
+// always at byte journalEndOffset and always journalEndSize bytes long, so
+// that a save rewrites it in place after it appends (and syncs) the lines.
+// Lines cut from the end, or a journal stripped back to an older format,
+// no longer match it.
+const (
+	envelopeHead     = "{\n \"format\": 4,\n \"journalEnd\": \""
+	journalEndOffset = int64(len(envelopeHead))
+	journalEndSize   = 20 + 1 + 2*sha256.Size
+)
+
+// journalEnd is the value of the "journalEnd" field.
+func journalEnd(length int64, tip [32]byte) []byte {
+	b := fmt.Appendf(make([]byte, 0, journalEndSize), "%020d %x", length, tip)
+	return b
+}
+
+// parseJournalEnd reads the value of the "journalEnd" field.
+func parseJournalEnd(s string) (int64, [32]byte, error) {
+	var tip [32]byte
+	bad := fmt.Errorf(`"journalEnd" is %q, not "<20-digit length> <64 hex digits>"`, s)
+	if len(s) != journalEndSize || s[20] != ' ' {
+		return 0, tip, bad
+	}
+	var n int64
+	for _, c := range s[:20] {
+		if c < '0' || c > '9' || n > (1<<62)/10 {
+			return 0, tip, bad
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if _, err := hex.Decode(tip[:], []byte(s[21:])); err != nil {
+		return 0, tip, bad
+	}
+	return n, tip, nil
+}
 
 // savedState is the state in the data file. It holds the token signing
 // key, so the file is created with mode 0600.
 type savedState struct {
 	ResourceID string                          `json:"resourceId"`
 	SigningKey []byte                          `json:"signingKeySeed"`
+	IssuerKey  []byte                          `json:"oidcIssuerKey,omitempty"`
 	TokenSeq   uint64                          `json:"tokenSeq"`
 	Identities []savedIdentity                 `json:"identities"`
 	Teams      []wire.TeamsExtensionAssignment `json:"teamsExtensionAssignments"`
@@ -48,6 +94,9 @@ type savedState struct {
 
 // stateFields are the fields every saved state has (empty lists included).
 var stateFields = []string{"resourceId", "signingKeySeed", "tokenSeq", "identities", "teamsExtensionAssignments", "entraAssignments"}
+
+// optionalStateFields are the fields a saved state may lack.
+var optionalStateFields = []string{"oidcIssuerKey"}
 
 type savedIdentity struct {
 	ID         string    `json:"id"`
@@ -62,9 +111,10 @@ type savedIdentity struct {
 
 // envelope is the data file of format 2, and the start of format 3.
 type envelope struct {
-	Format int             `json:"format"`
-	SHA256 string          `json:"sha256"`
-	State  json.RawMessage `json:"state"`
+	Format     int             `json:"format"`
+	JournalEnd string          `json:"journalEnd,omitempty"` // format 4
+	SHA256     string          `json:"sha256"`
+	State      json.RawMessage `json:"state"`
 }
 
 // encodeDataFile returns the envelope holding st, which starts a data file,
@@ -75,10 +125,14 @@ func encodeDataFile(st *savedState) ([]byte, [32]byte, error) {
 		return nil, [32]byte{}, err
 	}
 	sum := sha256.Sum256(state)
-	b := make([]byte, 0, len(state)+120)
-	b = fmt.Appendf(b, "{\n \"format\": %d,\n \"sha256\": \"%x\",\n \"state\": ", dataFormat, sum)
+	b := make([]byte, 0, len(state)+220)
+	b = append(b, envelopeHead...)
+	b = append(b, make([]byte, journalEndSize)...) // filled in below
+	b = fmt.Appendf(b, "\",\n \"sha256\": \"%x\",\n \"state\": ", sum)
 	b = append(b, state...)
-	return append(b, "\n}\n"...), sum, nil
+	b = append(b, "\n}\n"...)
+	copy(b[journalEndOffset:], journalEnd(int64(len(b)), sum))
+	return b, sum, nil
 }
 
 // dataFile is a decoded data file.
@@ -89,16 +143,26 @@ type dataFile struct {
 	torn    int // bytes of an incomplete last line, dropped
 }
 
-// decodeDataFile checks and decodes a data file: of format 2 or 3, or 1
-// if legacy is set. Its errors say what is wrong; the caller names the
-// file.
+// remedy ends the message of every refusal of a file the emulator wrote
+// that no longer checks out.
+const remedy = "restore a good copy, or remove the file to start with an empty state"
+
+// decodeDataFile is readDataFile on a file's bytes.
 func decodeDataFile(b []byte, legacy bool) (*dataFile, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
+	return readDataFile(bytes.NewReader(b), legacy)
+}
+
+// readDataFile checks and decodes a data file as it reads it: of format 4,
+// or 1 to 3 if legacy is set. Its errors say what is wrong; the caller
+// names the file. It holds the state and one journal line at a time, not
+// the file.
+func readDataFile(r io.Reader, legacy bool) (*dataFile, error) {
+	dec := json.NewDecoder(r)
 	var head json.RawMessage
 	if err := dec.Decode(&head); err != nil {
 		return nil, fmt.Errorf("the file is not a JSON object: %w", err)
 	}
-	end := int(dec.InputOffset())
+	end := dec.InputOffset()
 	fields, err := objectFields(head, "the file")
 	if err != nil {
 		return nil, err
@@ -113,8 +177,13 @@ func decodeDataFile(b []byte, legacy bool) (*dataFile, error) {
 	}
 	var state []byte
 	var sum [32]byte
+	var endLen int64
+	var endTip [32]byte
 	switch format {
-	case dataFormat, envelopeFormat:
+	case dataFormat, journalFormat, envelopeFormat:
+		if format != dataFormat && !legacy {
+			return nil, fmt.Errorf("it is format %d, which does not record where its journal ends, so lines cut from its end (a revocation or a deletion undone) cannot be detected: if this emulator wrote it, it was stripped of its journal or rewritten, so %s; if an older emulator wrote it, start once with -migrate-data (Options.MigrateLegacyDataFile) to load it and save it as format %d", format, remedy, dataFormat)
+		}
 		var env envelope
 		if err := strictUnmarshal(head, &env); err != nil {
 			return nil, fmt.Errorf("not a format %d data file: %w", format, err)
@@ -125,9 +194,19 @@ func decodeDataFile(b []byte, legacy bool) (*dataFile, error) {
 		if len(env.State) == 0 {
 			return nil, errors.New(`it has no "state" field`)
 		}
+		switch {
+		case format == dataFormat && env.JournalEnd == "":
+			return nil, errors.New(`it has no "journalEnd" field`)
+		case format == dataFormat:
+			if endLen, endTip, err = parseJournalEnd(env.JournalEnd); err != nil {
+				return nil, err
+			}
+		case env.JournalEnd != "":
+			return nil, fmt.Errorf(`a format %d file has no "journalEnd" field`, format)
+		}
 		sum = sha256.Sum256(env.State)
 		if !strings.EqualFold(env.SHA256, hex.EncodeToString(sum[:])) {
-			return nil, fmt.Errorf("the checksum does not match: the state's SHA-256 is %x but the file records %s, so the file was edited or damaged after the emulator wrote it; restore a good copy, or remove the file to start with an empty state", sum, env.SHA256)
+			return nil, fmt.Errorf("the checksum does not match: the state's SHA-256 is %x but the file records %s, so the file was edited or damaged after the emulator wrote it; %s", sum, env.SHA256, remedy)
 		}
 		state = env.State
 		if fields, err = objectFields(state, "the state"); err != nil {
@@ -148,7 +227,7 @@ func decodeDataFile(b []byte, legacy bool) (*dataFile, error) {
 		}
 	}
 	for f := range fields {
-		if !slices.Contains(stateFields, f) {
+		if !slices.Contains(stateFields, f) && !slices.Contains(optionalStateFields, f) {
 			return nil, fmt.Errorf("unknown field %q", f)
 		}
 	}
@@ -167,26 +246,43 @@ func decodeDataFile(b []byte, legacy bool) (*dataFile, error) {
 		return nil, err
 	}
 	df := &dataFile{state: &st, format: format}
-	rest := b[end:]
-	switch {
-	case format != dataFormat || len(rest) == 0:
-		if len(bytes.TrimSpace(rest)) != 0 {
+	rest := bufio.NewReaderSize(io.MultiReader(dec.Buffered(), r), 64<<10)
+	if format < journalFormat {
+		if err := onlySpace(rest); err != nil {
 			return nil, fmt.Errorf("there is more after the state (byte %d on), which a format %d file does not have", end, format)
 		}
-	case rest[0] != '\n':
-		return nil, fmt.Errorf("the state is not followed by a new line (byte %d)", end)
-	default:
-		changes, torn, err := readJournal(rest[1:], sum, end+1, bytes.Count(b[:end+1], []byte("\n"))+1)
-		if err != nil {
+	} else {
+		j := &journalReader{r: rest, tip: sum, offset: end, line: bytes.Count(head, []byte("\n")) + 1}
+		if format == dataFormat {
+			j.endLen, j.endTip, j.checkEnd = endLen, endTip, true
+		}
+		rp := newReplay(&st)
+		if err := j.read(rp.apply); err != nil {
 			return nil, err
 		}
-		st.replay(changes)
-		df.changes, df.torn = len(changes), torn
+		rp.finish()
+		df.changes, df.torn = j.changes, j.torn
 	}
 	if err := st.check(); err != nil {
 		return nil, err
 	}
 	return df, nil
+}
+
+// onlySpace reads r to its end and fails if it holds more than white space.
+func onlySpace(r *bufio.Reader) error {
+	for {
+		c, err := r.ReadByte()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if c != ' ' && c != '\t' && c != '\n' && c != '\r' {
+			return errors.New("not white space")
+		}
+	}
 }
 
 // check rejects a state whose fields are present but not usable.

@@ -110,8 +110,8 @@ func TestDataFileTamperEvident(t *testing.T) {
 		{"a field of another version", func(b []byte) []byte {
 			return resum(t, bytes.Replace(b, []byte(`"tokenSeq"`), []byte(`"futureField": 1, "tokenSeq"`), 1))
 		}, `unknown field "futureField"`},
-		{"format 4", func(b []byte) []byte { return bytes.Replace(b, []byte(`"format": 3`), []byte(`"format": 4`), 1) }, "unsupported format 4"},
-		{"no format", func(b []byte) []byte { return bytes.Replace(b, []byte(`"format": 3,`), nil, 1) }, `no "format" field`},
+		{"format 5", func(b []byte) []byte { return bytes.Replace(b, []byte(`"format": 4`), []byte(`"format": 5`), 1) }, "unsupported format 5"},
+		{"no format", func(b []byte) []byte { return bytes.Replace(b, []byte(`"format": 4,`), nil, 1) }, `no "format" field`},
 		{"format 1, its checksum dropped", func(b []byte) []byte { return toLegacy(t, b) }, "-migrate-data"},
 		{"one hex digit of an identity in the journal", func(b []byte) []byte { return bytes.Replace(b, inJournal, flippedInJournal, 1) }, "change 1 (line"},
 		{"the journal's first line taken out", func(b []byte) []byte { return lines(b, func(l [][]byte) [][]byte { return l[1:] }) }, "change 1 (line"},
@@ -191,6 +191,9 @@ func resum(t *testing.T, b []byte) []byte {
 		ch := l[len(linePrefix)+64+len(lineMiddle) : len(l)-len(lineSuffix)]
 		out, sum = appendLine(out, sum, ch)
 	}
+	if bytes.HasPrefix(out, []byte(envelopeHead)) {
+		copy(out[journalEndOffset:], journalEnd(int64(len(out)), sum))
+	}
 	return out
 }
 
@@ -223,7 +226,7 @@ func legacyFile(t *testing.T, drop string) (path, id string) {
 }
 
 // TestLegacyDataFile: a format 1 file loads only when asked, and is then
-// saved as format 3, and the migration is logged. Its tokens issued after
+// saved as format 4, and the migration is logged. Its tokens issued after
 // the restart are valid even though a saved revocation is above the saved
 // token sequence.
 func TestLegacyDataFile(t *testing.T) {
@@ -249,8 +252,8 @@ func TestLegacyDataFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := decodeDataFile(b, false); err != nil || !bytes.Contains(b, []byte(`"format": 3`)) {
-		t.Errorf("the file was not migrated to format 3 (%v):\n%s", err, b)
+	if _, err := decodeDataFile(b, false); err != nil || !bytes.Contains(b, []byte(`"format": 4`)) {
+		t.Errorf("the file was not migrated to format 4 (%v):\n%s", err, b)
 	}
 }
 

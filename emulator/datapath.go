@@ -42,3 +42,39 @@ func resolveDataFile(path string) (string, error) {
 	}
 	return "", fmt.Errorf("more than %d symbolic links to follow", maxLinks)
 }
+
+// DefaultMaxDataFileBytes is the largest data file New reads when
+// Options.MaxDataFileBytes is 0.
+const DefaultMaxDataFileBytes = 1 << 30
+
+// openRegular opens path for reading if it is a regular file of at most
+// limit bytes (0 means DefaultMaxDataFileBytes). A device, a pipe or a
+// directory is refused before a byte is read: /dev/zero would never end.
+func openRegular(path string, limit int64) (*os.File, error) {
+	if limit <= 0 {
+		limit = DefaultMaxDataFileBytes
+	}
+	// Stat first: opening a FIFO would wait for a writer.
+	if fi, err := os.Stat(path); err != nil {
+		return nil, err
+	} else if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("it is not a regular file (%s): the data file must be a file the emulator can replace", fi.Mode().Type())
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	switch {
+	case err != nil:
+	case !fi.Mode().IsRegular():
+		err = fmt.Errorf("it is not a regular file (%s): the data file must be a file the emulator can replace", fi.Mode().Type())
+	case fi.Size() > limit:
+		err = fmt.Errorf("it is %d bytes, more than the limit of %d (-max-data-file, Options.MaxDataFileBytes)", fi.Size(), limit)
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}

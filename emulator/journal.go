@@ -1,12 +1,14 @@
 package emulator
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 
 	"github.com/acsgo/acsidentity/internal/wire"
@@ -39,6 +41,9 @@ import (
 // and the token sequence when it was made.
 type change struct {
 	TokenSeq     uint64                          `json:"tokenSeq"`
+	Reset        bool                            `json:"reset,omitempty"`     // everything before is gone
+	IssuerKey    []byte                          `json:"issuerKey,omitempty"` // the OIDC issuer's new key
+
 	Identity     *savedIdentity                  `json:"identity,omitempty"`
 	Teams        []wire.TeamsExtensionAssignment `json:"teams,omitempty"`
 	TeamsDeleted []teamsRef                      `json:"teamsDeleted,omitempty"`
@@ -87,32 +92,90 @@ func chainSum(prev [32]byte, ch []byte) [32]byte {
 	return sum
 }
 
-// readJournal checks the journal lines in b, chained to the sum first,
-// and returns their changes and how many bytes of an incomplete last line
-// it dropped. offset and line are where b starts in the file, for errors.
-func readJournal(b []byte, first [32]byte, offset, line int) ([]change, int, error) {
-	var out []change
-	tip := first
-	for len(b) > 0 {
-		end := bytes.IndexByte(b, '\n')
-		if end < 0 {
-			return out, len(b), nil // a crash cut the last line short
-		}
-		l := b[:end+1]
-		where := fmt.Sprintf("change %d (line %d, byte %d)", len(out)+1, line, offset)
-		var ch change
-		sum, err := checkLine(l, tip, &ch)
-		if err != nil {
-			return nil, 0, fmt.Errorf("%s: %w; the file was edited or damaged after the emulator wrote it (if its machine lost power, the changes from byte %d on were never acknowledged: truncate the file there to load the rest)", where, err, offset)
-		}
-		if err := ch.check(); err != nil {
-			return nil, 0, fmt.Errorf("%s: %w", where, err)
-		}
-		out = append(out, ch)
-		tip = sum
-		b, offset, line = b[end+1:], offset+end+1, line+1
+// journalReader checks and decodes the journal lines that follow the
+// state, one at a time.
+type journalReader struct {
+	r      *bufio.Reader // from the end of the state on
+	tip    [32]byte      // the sum the next line chains to
+	offset int64         // where r is in the file
+	line   int           // the file's line number at offset
+
+	// checkEnd is set for format 4: a line must end at byte endLen with
+	// the sum endTip (or endLen is where the journal starts, and endTip
+	// the state's sum).
+	checkEnd bool
+	endLen   int64
+	endTip   [32]byte
+
+	changes int // lines applied
+	torn    int // bytes of an incomplete last line, dropped
+}
+
+// read applies every line's change, in order, and checks where the
+// journal ends.
+func (j *journalReader) read(apply func(*change)) error {
+	if c, err := j.r.ReadByte(); err == nil && c != '\n' {
+		return fmt.Errorf("the state is not followed by a new line (byte %d)", j.offset)
+	} else if err == nil {
+		j.offset++
 	}
-	return out, 0, nil
+	reached := j.checkEnd && j.at()
+	if j.checkEnd && j.endLen == j.offset && !reached {
+		return j.endMismatch()
+	}
+	var long []byte // a line longer than the buffer
+	for {
+		l, err := j.r.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			long = append(long, l...)
+			continue
+		}
+		if long != nil {
+			l = append(long, l...)
+			long = nil
+		}
+		if err == io.EOF {
+			j.torn = len(l) // a crash cut the last line short (or there is none)
+			break
+		}
+		if err != nil {
+			return err
+		}
+		var ch change
+		sum, err := checkLine(l, j.tip, &ch)
+		if err == nil {
+			err = ch.check()
+		}
+		if err != nil {
+			return fmt.Errorf("change %d (line %d, byte %d): %w; the file was edited or damaged after the emulator wrote it (if its machine lost power, the changes from byte %d on were never acknowledged: truncate the file there to load the rest); %s", j.changes+1, j.line, j.offset, err, j.offset, remedy)
+		}
+		apply(&ch)
+		j.tip = sum
+		j.changes++
+		j.offset += int64(len(l))
+		j.line++
+		if j.checkEnd && j.offset == j.endLen {
+			if !j.at() {
+				return j.endMismatch()
+			}
+			reached = true
+		}
+	}
+	switch {
+	case !j.checkEnd || reached:
+		return nil
+	case j.offset+int64(j.torn) < j.endLen:
+		return fmt.Errorf("the file ends at byte %d, but its journal was saved up to byte %d: lines were cut from its end, which would undo the changes they record (a revocation or a deletion, say); %s", j.offset+int64(j.torn), j.endLen, remedy)
+	default:
+		return j.endMismatch()
+	}
+}
+
+// at reports whether the journal read so far ends where the file records.
+func (j *journalReader) at() bool { return j.offset == j.endLen && j.tip == j.endTip }
+
+func (j *journalReader) endMismatch() error {
+	return fmt.Errorf(`the journal does not end as the file records ("journalEnd": byte %d, sum %x), so lines were removed, replaced or reordered after the emulator wrote it; %s`, j.endLen, j.endTip, remedy)
 }
 
 // checkLine checks one journal line (with its newline) against the sum
@@ -139,7 +202,7 @@ func checkLine(l []byte, prev [32]byte, ch *change) ([32]byte, error) {
 
 // check rejects a change that records nothing or names nothing.
 func (ch *change) check() error {
-	if ch.Identity == nil && len(ch.Teams)+len(ch.TeamsDeleted)+len(ch.Entra)+len(ch.EntraDeleted) == 0 {
+	if !ch.Reset && ch.IssuerKey == nil && ch.Identity == nil && len(ch.Teams)+len(ch.TeamsDeleted)+len(ch.Entra)+len(ch.EntraDeleted) == 0 {
 		return errors.New("it records no change")
 	}
 	if it := ch.Identity; it != nil && (it.ID == "" || it.Created.IsZero()) {
@@ -168,50 +231,83 @@ func (ch *change) check() error {
 
 // replay applies changes, in order, to st.
 func (st *savedState) replay(changes []change) {
-	if len(changes) == 0 {
-		return
+	rp := newReplay(st)
+	for i := range changes {
+		rp.apply(&changes[i])
 	}
-	index := make(map[string]int, len(st.Identities))
+	rp.finish()
+}
+
+// replayState applies journal changes to a saved state one at a time.
+type replayState struct {
+	st    *savedState
+	index map[string]int // identity ID -> index in st.Identities
+	teams map[teamsRef]wire.TeamsExtensionAssignment
+	entra map[string]wire.EntraAssignment
+}
+
+func newReplay(st *savedState) *replayState {
+	rp := &replayState{
+		st:    st,
+		index: make(map[string]int, len(st.Identities)),
+		teams: make(map[teamsRef]wire.TeamsExtensionAssignment, len(st.Teams)),
+		entra: make(map[string]wire.EntraAssignment, len(st.Entra)),
+	}
 	for i, si := range st.Identities {
-		index[si.ID] = i
+		rp.index[si.ID] = i
 	}
-	teams := make(map[teamsRef]wire.TeamsExtensionAssignment, len(st.Teams))
 	for _, a := range st.Teams {
-		teams[teamsRef{a.TenantID, a.ObjectID}] = a
+		rp.teams[teamsRef{a.TenantID, a.ObjectID}] = a
 	}
-	entra := make(map[string]wire.EntraAssignment, len(st.Entra))
 	for _, a := range st.Entra {
-		entra[a.ObjectID] = a
+		rp.entra[a.ObjectID] = a
 	}
-	for _, ch := range changes {
-		st.TokenSeq = max(st.TokenSeq, ch.TokenSeq)
-		if it := ch.Identity; it != nil {
-			if i, ok := index[it.ID]; ok {
-				st.Identities[i] = *it
-			} else {
-				index[it.ID] = len(st.Identities)
-				st.Identities = append(st.Identities, *it)
-			}
-		}
-		for _, a := range ch.Teams {
-			teams[teamsRef{a.TenantID, a.ObjectID}] = a
-		}
-		for _, r := range ch.TeamsDeleted {
-			delete(teams, r)
-		}
-		for _, a := range ch.Entra {
-			entra[a.ObjectID] = a
-		}
-		for _, k := range ch.EntraDeleted {
-			delete(entra, k)
+	return rp
+}
+
+func (rp *replayState) apply(ch *change) {
+	st := rp.st
+	st.TokenSeq = max(st.TokenSeq, ch.TokenSeq)
+	if ch.Reset {
+		st.Identities = st.Identities[:0]
+		clear(rp.index)
+		clear(rp.teams)
+		clear(rp.entra)
+	}
+	if ch.IssuerKey != nil {
+		st.IssuerKey = ch.IssuerKey
+	}
+	if it := ch.Identity; it != nil {
+		if i, ok := rp.index[it.ID]; ok {
+			st.Identities[i] = *it
+		} else {
+			rp.index[it.ID] = len(st.Identities)
+			st.Identities = append(st.Identities, *it)
 		}
 	}
+	for _, a := range ch.Teams {
+		rp.teams[teamsRef{a.TenantID, a.ObjectID}] = a
+	}
+	for _, r := range ch.TeamsDeleted {
+		delete(rp.teams, r)
+	}
+	for _, a := range ch.Entra {
+		rp.entra[a.ObjectID] = a
+	}
+	for _, k := range ch.EntraDeleted {
+		delete(rp.entra, k)
+	}
+}
+
+// finish puts the assignments into the state.
+func (rp *replayState) finish() {
+	st := rp.st
 	st.Teams = st.Teams[:0]
-	for _, a := range teams {
+	for _, a := range rp.teams {
 		st.Teams = append(st.Teams, a)
 	}
 	st.Entra = st.Entra[:0]
-	for _, a := range entra {
+	for _, a := range rp.entra {
 		st.Entra = append(st.Entra, a)
 	}
 }

@@ -168,7 +168,11 @@ func (p *persister) save() (uint64, error) {
 		batch[i].raw = raw
 		buf, tip = appendLine(buf, tip, raw)
 	}
-	if _, err := p.f.Write(buf); err != nil {
+	// The lines first, then where the journal ends: a crash between the
+	// two syncs leaves lines past the recorded end, which load (they
+	// were never acknowledged, but they check out), never a recorded end
+	// past the lines.
+	if _, err := p.f.WriteAt(buf, p.size); err != nil {
 		p.rewrite = true // the file may end in part of a line
 		return 0, err
 	}
@@ -176,7 +180,16 @@ func (p *persister) save() (uint64, error) {
 		p.rewrite = true
 		return 0, err
 	}
-	p.tip, p.size = tip, p.size+int64(len(buf))
+	size := p.size + int64(len(buf))
+	if _, err := p.f.WriteAt(journalEnd(size, tip), journalEndOffset); err != nil {
+		p.rewrite = true
+		return 0, err
+	}
+	if err := p.f.Sync(); err != nil {
+		p.rewrite = true
+		return 0, err
+	}
+	p.tip, p.size = tip, size
 	p.mu.Lock()
 	if p.compacting {
 		p.carry = append(p.carry, batch...)
@@ -294,7 +307,7 @@ func (p *persister) install(tmp *os.File, tip [32]byte, size, snapSize int64) er
 		return err
 	}
 	dirErr := syncDir(filepath.Dir(p.path))
-	f, err := os.OpenFile(p.path, os.O_WRONLY|os.O_APPEND, 0)
+	f, err := os.OpenFile(p.path, os.O_WRONLY, 0) // written at offsets: lines at the end, journalEnd in place
 	if err != nil {
 		p.rewrite = true
 		return err
@@ -384,6 +397,9 @@ func (p *persister) compactOnce() error {
 		}
 	}
 	_, err = tmp.Write(lines)
+	if err == nil {
+		_, err = tmp.WriteAt(journalEnd(int64(len(b)+len(lines)), tip), journalEndOffset)
+	}
 	if err == nil {
 		err = tmp.Sync()
 	}
@@ -490,6 +506,7 @@ func (e *Emulator) copyState() (*savedState, uint64) {
 	st := &savedState{
 		ResourceID: e.resourceID,
 		SigningKey: e.signer.priv.Seed(),
+		IssuerKey:  s.issuerKey,
 		Identities: make([]savedIdentity, 0, total),
 		Teams:      make([]wire.TeamsExtensionAssignment, 0, len(s.teams)),
 		Entra:      make([]wire.EntraAssignment, 0, len(s.entra)),
@@ -557,7 +574,7 @@ func (e *Emulator) openDataFile(path string, o *Options) (err error) {
 			e.logger.Log(context.Background(), level, msg, args...)
 		}
 	}
-	b, err := os.ReadFile(file)
+	f, err := openRegular(file, o.MaxDataFileBytes)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		s, err := newSigner(nil)
@@ -566,9 +583,10 @@ func (e *Emulator) openDataFile(path string, o *Options) (err error) {
 		}
 		e.signer = s
 	case err != nil:
-		return fmt.Errorf("emulator: reading data file: %w", err)
+		return fmt.Errorf("emulator: data file %s: %w", name, err)
 	default:
-		df, err := decodeDataFile(b, o.MigrateLegacyDataFile)
+		df, err := readDataFile(f, o.MigrateLegacyDataFile)
+		f.Close()
 		if err != nil {
 			return fmt.Errorf("emulator: data file %s: %w", name, err)
 		}
@@ -578,9 +596,10 @@ func (e *Emulator) openDataFile(path string, o *Options) (err error) {
 		if df.torn > 0 {
 			logf(slog.LevelWarn, "the data file ended in part of a change, which a crash cut short before it was acknowledged; it was dropped", "file", name, "bytes", df.torn)
 		}
-		if df.format == legacyDataFormat {
-			logf(slog.LevelWarn, "data file migrated from format 1, which has no checksum, to format 3", "file", name, "identities", len(df.state.Identities))
+		if df.format != dataFormat {
+			logf(slog.LevelWarn, fmt.Sprintf("data file migrated from format %d to format %d", df.format, dataFormat), "file", name, "identities", len(df.state.Identities))
 		}
+		logf(slog.LevelInfo, "data file loaded", "file", name, "identities", len(df.state.Identities), "changes replayed", df.changes)
 	}
 	removeStaleCopies(file)
 	p := &persister{
@@ -638,6 +657,13 @@ func (e *Emulator) load(df *savedState) error {
 		seq = max(seq, si.RevokedSeq)
 	}
 	e.tokenSeq.Store(seq)
+	if len(df.IssuerKey) > 0 {
+		k, err := newIssuerKey(df.IssuerKey)
+		if err != nil {
+			return err
+		}
+		e.issuer.key, st.issuerKey = k, df.IssuerKey
+	}
 	for _, a := range df.Teams {
 		st.teams[teamsKey{a.TenantID, a.ObjectID}] = a
 	}

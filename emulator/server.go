@@ -122,6 +122,19 @@ type Options struct {
 	// service's encrypted form is not public; this is not it. Responses
 	// still carry expiresOn, and Introspect reads these tokens.
 	OpaqueTokens bool
+	// MaxDataFileBytes is the largest DataFile New reads; a larger one is
+	// refused, as is one that is not a regular file. 0 means
+	// DefaultMaxDataFileBytes (1 GiB).
+	MaxDataFileBytes int64
+	// AllowRemoteInspection lets the inspection and reset endpoints
+	// (/.emulator/identities, /.emulator/reset, /.emulator/seed) answer
+	// requests that reached the emulator on an address other than
+	// loopback; without it they answer 403 there. Methods such as
+	// Emulator.Reset are not affected.
+	AllowRemoteInspection bool
+	// Seed are identities New creates unless they exist (see
+	// Emulator.Seed); ReadSeedFile reads them from a file.
+	Seed []SeedIdentity
 }
 
 // Emulator is an in-process ACS Identity service. It implements
@@ -149,6 +162,8 @@ type Emulator struct {
 	hosts        *hostFilter // nil: any Host; set by Listen
 	logRequests  bool
 	opaque       opaqueTokens
+	issuer       issuer // the development OIDC issuer's key
+	remoteInspect bool
 }
 
 var guidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
@@ -202,6 +217,7 @@ func New(opts *Options) (*Emulator, error) {
 		store:        newStore(),
 		supportedHdr: []string{strings.Join(wire.Versions, ", ")},
 		opaque:       opaqueTokens{enabled: o.OpaqueTokens},
+		remoteInspect: o.AllowRemoteInspection,
 	}
 	e.idPrefix = "8:acs:" + e.resourceID + "_"
 	e.logRequests = o.Logger != nil && o.Logger.Enabled(context.Background(), slog.LevelInfo)
@@ -220,6 +236,12 @@ func New(opts *Options) (*Emulator, error) {
 			return nil, err
 		}
 		e.signer = s
+	}
+	if len(o.Seed) > 0 {
+		if _, err := e.Seed(o.Seed); err != nil {
+			e.Close()
+			return nil, err
+		}
 	}
 	return e, nil
 }

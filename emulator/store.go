@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"errors"
+	"fmt"
 	"hash/maphash"
 	"sort"
 	"sync"
@@ -45,6 +46,9 @@ type store struct {
 	assignMu sync.RWMutex
 	teams    map[teamsKey]wire.TeamsExtensionAssignment
 	entra    map[string]wire.EntraAssignment // objectId (lower case) -> assignment
+	// issuerKey is the OIDC issuer's key (PKCS #8), nil until made;
+	// guarded by assignMu.
+	issuerKey []byte
 
 	// journal, when there is a data file, is called with the lock that
 	// guards a change still held, after every change, with the change as
@@ -143,6 +147,121 @@ func (s *store) getOrCreate(id string, now time.Time, seq func() uint64, fn func
 	s.identityChanged(it)
 }
 
+// create makes an identity and returns a copy of it, taken after fn ran
+// on it (under its lock, to stamp a token, say). With a custom ID it
+// returns the live identity that has it, if there is one, rather than
+// make another. newID names a new identity.
+func (s *store) create(customID string, now time.Time, newID func() string, fn func(*identity)) identity {
+	var out identity
+	if customID == "" {
+		p := &identity{id: newID(), created: now}
+		fn(p)
+		out = *p
+		s.add(p)
+		return out
+	}
+	s.customMu.Lock()
+	defer s.customMu.Unlock()
+	id, ok := s.custom[customID]
+	if !ok {
+		id = newID()
+		s.custom[customID] = id
+		s.add(&identity{id: id, customID: customID, created: now})
+	}
+	s.with(id, func(p *identity) {
+		fn(p)
+		out = *p
+	})
+	return out
+}
+
+// seedIdentity creates the identity id with customID (either may be
+// empty, not both; newID names it when id is) unless it exists, deleted
+// or not, or its custom ID names a live identity already. It returns a
+// copy of the identity that now has the ID or custom ID, and an error
+// if the two name different identities.
+func (s *store) seedIdentity(id, customID string, now time.Time, newID func() string) (identity, error) {
+	s.customMu.Lock()
+	defer s.customMu.Unlock()
+	if customID != "" {
+		if have, ok := s.custom[customID]; ok {
+			if id != "" && have != id {
+				return identity{}, fmt.Errorf("custom ID %q already names %s, not %s", customID, have, id)
+			}
+			it, _ := s.lookup(have)
+			return it, nil
+		}
+	}
+	if id != "" {
+		if it, ok := s.lookup(id); ok {
+			if customID != "" && it.customID != customID {
+				return identity{}, fmt.Errorf("identity %s exists without custom ID %q", id, customID)
+			}
+			return it, nil
+		}
+	} else {
+		id = newID()
+	}
+	it := &identity{id: id, customID: customID, created: now}
+	if customID != "" {
+		s.custom[customID] = id
+	}
+	s.add(it)
+	return *it, nil
+}
+
+// lookup returns a copy of the identity id, deleted or not.
+func (s *store) lookup(id string) (identity, bool) {
+	sh := s.shard(id)
+	sh.mu.RLock()
+	defer sh.mu.RUnlock()
+	it, ok := sh.m[id]
+	if !ok {
+		return identity{}, false
+	}
+	return *it, true
+}
+
+// lockAll takes every lock of the store, in order, and returns the
+// function that releases them.
+func (s *store) lockAll() func() {
+	s.customMu.Lock()
+	for i := range s.shards {
+		s.shards[i].mu.Lock()
+	}
+	s.assignMu.Lock()
+	return func() {
+		s.assignMu.Unlock()
+		for i := range s.shards {
+			s.shards[i].mu.Unlock()
+		}
+		s.customMu.Unlock()
+	}
+}
+
+// reset removes every identity (tombstones too), custom ID and
+// assignment.
+func (s *store) reset() {
+	defer s.lockAll()()
+	for i := range s.shards {
+		clear(s.shards[i].m)
+	}
+	clear(s.custom)
+	clear(s.teams)
+	clear(s.entra)
+	s.changed(change{Reset: true})
+}
+
+// setIssuerKey records the OIDC issuer's new key (PKCS #8) and runs set,
+// which installs it, under the lock that orders it with the state copies.
+func (s *store) setIssuerKey(der []byte, set func()) {
+	s.assignMu.Lock()
+	defer s.assignMu.Unlock()
+	set()
+	s.issuerKey = der
+	s.changed(change{IssuerKey: der})
+}
+
 // remove marks id deleted. It reports whether a live identity was deleted.
 func (s *store) remove(id string, now time.Time) bool {
 	s.customMu.Lock()
@@ -199,6 +318,23 @@ func (s *store) all() []identity {
 		sh.mu.RUnlock()
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
+	return out
+}
+
+// after returns copies of the identities whose IDs sort after id (all
+// with id empty), unsorted, tombstones only if deleted is set.
+func (s *store) after(id string, deleted bool) []identity {
+	var out []identity
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.RLock()
+		for k, it := range sh.m {
+			if k > id && (deleted || !it.deleted) {
+				out = append(out, *it)
+			}
+		}
+		sh.mu.RUnlock()
+	}
 	return out
 }
 
