@@ -40,9 +40,9 @@ import (
 // change is one journal line: the new state of what one request changed,
 // and the token sequence when it was made.
 type change struct {
-	TokenSeq     uint64                          `json:"tokenSeq"`
-	Reset        bool                            `json:"reset,omitempty"`     // everything before is gone
-	IssuerKey    []byte                          `json:"issuerKey,omitempty"` // the OIDC issuer's new key
+	TokenSeq  uint64 `json:"tokenSeq"`
+	Reset     bool   `json:"reset,omitempty"`     // everything before is gone
+	IssuerKey []byte `json:"issuerKey,omitempty"` // the OIDC issuer's new key
 
 	Identity     *savedIdentity                  `json:"identity,omitempty"`
 	Teams        []wire.TeamsExtensionAssignment `json:"teams,omitempty"`

@@ -140,29 +140,29 @@ type Options struct {
 // Emulator is an in-process ACS Identity service. It implements
 // http.Handler and is safe for concurrent use.
 type Emulator struct {
-	key          *hmacauth.Key
-	resourceID   string
-	idPrefix     string // "8:acs:" + resourceID + "_"
-	allowBearer  bool
-	maxBody      int64
-	bodyTimeout  time.Duration
-	bodies       bodyBudget // the ACS routes'
-	extBodies    bodyBudget // the extension routes', which need no credentials
-	pageSize     int
-	logger       *slog.Logger
-	now          func() time.Time
-	signer       *signer
-	store        *store
-	tokenSeq     atomic.Uint64
-	faults       faultQueue
-	throttle     *throttler
-	persist      *persister
-	closed       atomic.Bool
-	supportedHdr []string
-	hosts        *hostFilter // nil: any Host; set by Listen
-	logRequests  bool
-	opaque       opaqueTokens
-	issuer       issuer // the development OIDC issuer's key
+	key           *hmacauth.Key
+	resourceID    string
+	idPrefix      string // "8:acs:" + resourceID + "_"
+	allowBearer   bool
+	maxBody       int64
+	bodyTimeout   time.Duration
+	bodies        bodyBudget // the ACS routes'
+	extBodies     bodyBudget // the extension routes', which need no credentials
+	pageSize      int
+	logger        *slog.Logger
+	now           func() time.Time
+	signer        *signer
+	store         *store
+	tokenSeq      atomic.Uint64
+	faults        faultQueue
+	throttle      *throttler
+	persist       *persister
+	closed        atomic.Bool
+	supportedHdr  []string
+	hosts         *hostFilter // nil: any Host; set by Listen
+	logRequests   bool
+	opaque        opaqueTokens
+	issuer        issuer // the development OIDC issuer's key
 	remoteInspect bool
 }
 
@@ -206,17 +206,17 @@ func New(opts *Options) (*Emulator, error) {
 		o.Now = time.Now
 	}
 	e := &Emulator{
-		key:          hmacauth.NewKey(raw),
-		resourceID:   strings.ToLower(o.ResourceID),
-		allowBearer:  o.AllowBearer,
-		maxBody:      o.MaxBodyBytes,
-		bodyTimeout:  o.BodyTimeout,
-		pageSize:     o.PageSize,
-		logger:       o.Logger,
-		now:          o.Now,
-		store:        newStore(),
-		supportedHdr: []string{strings.Join(wire.Versions, ", ")},
-		opaque:       opaqueTokens{enabled: o.OpaqueTokens},
+		key:           hmacauth.NewKey(raw),
+		resourceID:    strings.ToLower(o.ResourceID),
+		allowBearer:   o.AllowBearer,
+		maxBody:       o.MaxBodyBytes,
+		bodyTimeout:   o.BodyTimeout,
+		pageSize:      o.PageSize,
+		logger:        o.Logger,
+		now:           o.Now,
+		store:         newStore(),
+		supportedHdr:  []string{strings.Join(wire.Versions, ", ")},
+		opaque:        opaqueTokens{enabled: o.OpaqueTokens},
 		remoteInspect: o.AllowRemoteInspection,
 	}
 	e.idPrefix = "8:acs:" + e.resourceID + "_"
