@@ -560,6 +560,11 @@ func (e *Emulator) openDataFile(path string, o *Options) (err error) {
 	if abs, _ := filepath.Abs(path); abs != file {
 		name = path + " (" + file + ")"
 	}
+	// Refuse a device, a FIFO or a directory before locking it: the lock
+	// opens the file, and reading one may never end.
+	if fi, err := os.Stat(file); err == nil && !fi.Mode().IsRegular() {
+		return fmt.Errorf("emulator: data file %s: it is not a regular file (%s): the data file must be a file the emulator can replace", name, fi.Mode().Type())
+	}
 	lock, err := lockDataFile(file)
 	if err != nil {
 		return fmt.Errorf("emulator: data file %s: %w", name, err)
