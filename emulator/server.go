@@ -100,10 +100,11 @@ type Options struct {
 	// through DNS rebinding. "*" accepts any name. A server listening on
 	// any other address (0.0.0.0, say) accepts any name. New ignores it.
 	AllowedHosts []string
-	// MigrateLegacyDataFile lets New load a DataFile of format 1, which
-	// has no checksum, and save it with one; it logs the migration at Warn.
-	// Without it such a file is refused, since nothing could tell an edit
-	// to it from the state the emulator saved.
+	// MigrateLegacyDataFile lets New load a DataFile of an older format
+	// and save it as format 4; it logs the migration at Warn. Without it
+	// such a file is refused, since nothing could tell an edit to it (format
+	// 1 has no checksum) or lines cut from its journal's end (formats 2 and
+	// 3 do not record it) from the state the emulator saved.
 	MigrateLegacyDataFile bool
 	// JournalLimit is how many bytes of changes the DataFile may collect
 	// after its last full copy of the state before a new copy is written
