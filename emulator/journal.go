@@ -9,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"slices"
+	"sync"
 
 	"github.com/acsgo/acsidentity/internal/wire"
 )
@@ -112,7 +114,10 @@ type journalReader struct {
 }
 
 // read applies every line's change, in order, and checks where the
-// journal ends.
+// journal ends. The chain is checked here, a line at a time; the changes
+// are decoded by a worker per CPU, a batch of lines at a time, and applied
+// in order by one more goroutine, so that a long journal takes about the
+// time of its decoding divided by the CPUs.
 func (j *journalReader) read(apply func(*change)) error {
 	if c, err := j.r.ReadByte(); err == nil && c != '\n' {
 		return fmt.Errorf("the state is not followed by a new line (byte %d)", j.offset)
@@ -123,10 +128,13 @@ func (j *journalReader) read(apply func(*change)) error {
 	if j.checkEnd && j.endLen == j.offset && !reached {
 		return j.endMismatch()
 	}
+	p := newDecodePipeline(apply)
+	b := p.newBatch(j.changes)
 	var long []byte // a line longer than the buffer
+	var err error
 	for {
-		l, err := j.r.ReadSlice('\n')
-		if err == bufio.ErrBufferFull {
+		l, rerr := j.r.ReadSlice('\n')
+		if rerr == bufio.ErrBufferFull {
 			long = append(long, l...)
 			continue
 		}
@@ -134,34 +142,47 @@ func (j *journalReader) read(apply func(*change)) error {
 			l = append(long, l...)
 			long = nil
 		}
-		if err == io.EOF {
+		if rerr == io.EOF {
 			j.torn = len(l) // a crash cut the last line short (or there is none)
 			break
 		}
-		if err != nil {
-			return err
+		if rerr != nil {
+			err = rerr
+			break
 		}
-		var ch change
-		sum, err := checkLine(l, j.tip, &ch)
-		if err == nil {
-			err = ch.check()
+		sum, raw, cerr := checkLineSum(l, j.tip)
+		if cerr != nil {
+			err = lineError(j.changes+1, j.line, j.offset, cerr)
+			break
 		}
-		if err != nil {
-			return fmt.Errorf("change %d (line %d, byte %d): %w; the file was edited or damaged after the emulator wrote it (if its machine lost power, the changes from byte %d on were never acknowledged: truncate the file there to load the rest); %s", j.changes+1, j.line, j.offset, err, j.offset, remedy)
+		b.add(raw, j.line, j.offset)
+		if b.full() {
+			if !p.send(b) {
+				break // a change did not decode: the pipeline has its error
+			}
+			b = p.newBatch(j.changes + 1)
 		}
-		apply(&ch)
 		j.tip = sum
 		j.changes++
 		j.offset += int64(len(l))
 		j.line++
 		if j.checkEnd && j.offset == j.endLen {
 			if !j.at() {
-				return j.endMismatch()
+				err = j.endMismatch()
+				break
 			}
 			reached = true
 		}
 	}
+	p.send(b)
+	// A change that did not decode comes before the line that stopped
+	// the reading, if any.
+	if perr := p.wait(); perr != nil {
+		return perr
+	}
 	switch {
+	case err != nil:
+		return err
 	case !j.checkEnd || reached:
 		return nil
 	case j.offset+int64(j.torn) < j.endLen:
@@ -171,6 +192,146 @@ func (j *journalReader) read(apply func(*change)) error {
 	}
 }
 
+// lineError is the error of the journal line that holds change n.
+func lineError(n, line int, offset int64, err error) error {
+	return fmt.Errorf("change %d (line %d, byte %d): %w; the file was edited or damaged after the emulator wrote it (if its machine lost power, the changes from byte %d on were never acknowledged: truncate the file there to load the rest); %s", n, line, offset, err, offset, remedy)
+}
+
+// linesPerBatch is how many journal lines a decoding worker takes at once.
+const linesPerBatch = 512
+
+// lineBatch is a run of journal lines' changes, decoded by a worker.
+type lineBatch struct {
+	first  int      // the number of its first change, less one
+	arena  []byte   // the changes' bytes, one after the other
+	ends   []int    // where each change ends in arena
+	where  []lineAt // where each line is in the file
+	out    []change
+	err    error
+	solved chan struct{} // closed once decoded
+}
+
+type lineAt struct {
+	line   int
+	offset int64
+}
+
+func (b *lineBatch) add(raw []byte, line int, offset int64) {
+	b.arena = append(b.arena, raw...)
+	b.ends = append(b.ends, len(b.arena))
+	b.where = append(b.where, lineAt{line, offset})
+}
+
+func (b *lineBatch) full() bool { return len(b.ends) == linesPerBatch }
+
+// decode decodes and checks each change, stopping at the first that fails.
+func (b *lineBatch) decode() {
+	b.out = make([]change, len(b.ends))
+	start := 0
+	for i, end := range b.ends {
+		raw := b.arena[start:end]
+		err := decodeChange(raw, &b.out[i])
+		if err != nil {
+			err = fmt.Errorf("the change is not valid: %w", err)
+		} else {
+			err = b.out[i].check()
+		}
+		if err != nil {
+			b.err = lineError(b.first+i+1, b.where[i].line, b.where[i].offset, err)
+			b.out = b.out[:i]
+			return
+		}
+		start = end
+	}
+}
+
+// decodePipeline decodes batches of lines in parallel and applies their
+// changes in order.
+type decodePipeline struct {
+	work    chan *lineBatch // to the workers
+	order   chan *lineBatch // to the applier, in file order
+	stop    chan struct{}   // closed by the applier at the first error
+	errc    chan error      // the applier's result
+	workers sync.WaitGroup
+	failed  bool
+}
+
+func newDecodePipeline(apply func(*change)) *decodePipeline {
+	n := runtime.GOMAXPROCS(0)
+	p := &decodePipeline{
+		work:  make(chan *lineBatch, n),
+		order: make(chan *lineBatch, 2*n),
+		stop:  make(chan struct{}),
+		errc:  make(chan error, 1),
+	}
+	for range n {
+		p.workers.Go(func() {
+			for b := range p.work {
+				b.decode()
+				close(b.solved)
+			}
+		})
+	}
+	go func() {
+		var err error
+		for b := range p.order {
+			<-b.solved
+			if err != nil {
+				continue
+			}
+			for i := range b.out {
+				apply(&b.out[i])
+			}
+			if b.err != nil {
+				err = b.err
+				close(p.stop)
+			}
+		}
+		p.errc <- err
+	}()
+	return p
+}
+
+func (p *decodePipeline) newBatch(first int) *lineBatch {
+	return &lineBatch{
+		first: first, arena: make([]byte, 0, 256*linesPerBatch), ends: make([]int, 0, linesPerBatch),
+		where: make([]lineAt, 0, linesPerBatch), solved: make(chan struct{}),
+	}
+}
+
+// send queues b, unless it is empty, and reports whether every change so
+// far decoded.
+func (p *decodePipeline) send(b *lineBatch) bool {
+	if p.failed {
+		return false
+	}
+	if len(b.ends) > 0 {
+		select {
+		case p.order <- b:
+			p.work <- b
+		case <-p.stop:
+			p.failed = true
+			return false
+		}
+	}
+	select {
+	case <-p.stop:
+		p.failed = true
+		return false
+	default:
+		return true
+	}
+}
+
+// wait waits until every batch sent is applied and returns the first
+// change that did not decode, if one did not.
+func (p *decodePipeline) wait() error {
+	close(p.work)
+	close(p.order)
+	p.workers.Wait()
+	return <-p.errc
+}
+
 // at reports whether the journal read so far ends where the file records.
 func (j *journalReader) at() bool { return j.offset == j.endLen && j.tip == j.endTip }
 
@@ -178,26 +339,23 @@ func (j *journalReader) endMismatch() error {
 	return fmt.Errorf(`the journal does not end as the file records ("journalEnd": byte %d, sum %x), so lines were removed, replaced or reordered after the emulator wrote it; %s`, j.endLen, j.endTip, remedy)
 }
 
-// checkLine checks one journal line (with its newline) against the sum
-// of the line before it, decodes its change into ch and returns its sum.
-func checkLine(l []byte, prev [32]byte, ch *change) ([32]byte, error) {
+// checkLineSum checks one journal line (with its newline) against the sum
+// of the line before it and returns its sum and its change's bytes.
+func checkLineSum(l []byte, prev [32]byte) ([32]byte, []byte, error) {
 	const sumEnd = len(linePrefix) + 2*sha256.Size
 	if len(l) < sumEnd+len(lineMiddle)+len(lineSuffix) || !bytes.HasPrefix(l, []byte(linePrefix)) ||
 		!bytes.Equal(l[sumEnd:sumEnd+len(lineMiddle)], []byte(lineMiddle)) || !bytes.HasSuffix(l, []byte(lineSuffix)) {
-		return [32]byte{}, errors.New(`it is not a line {"sha256":"<64 hex digits>","change":{...}}`)
+		return [32]byte{}, nil, errors.New(`it is not a line {"sha256":"<64 hex digits>","change":{...}}`)
 	}
 	var recorded [32]byte
 	if _, err := hex.Decode(recorded[:], l[len(linePrefix):sumEnd]); err != nil {
-		return [32]byte{}, fmt.Errorf("its sha256 is not hex: %w", err)
+		return [32]byte{}, nil, fmt.Errorf("its sha256 is not hex: %w", err)
 	}
 	raw := l[sumEnd+len(lineMiddle) : len(l)-len(lineSuffix)]
 	if sum := chainSum(prev, raw); sum != recorded {
-		return [32]byte{}, fmt.Errorf("the checksum does not match: the chain gives %x but the line records %x", sum, recorded)
+		return [32]byte{}, nil, fmt.Errorf("the checksum does not match: the chain gives %x but the line records %x", sum, recorded)
 	}
-	if err := strictUnmarshal(raw, ch); err != nil {
-		return [32]byte{}, fmt.Errorf("the change is not valid: %w", err)
-	}
-	return recorded, nil
+	return recorded, raw, nil
 }
 
 // check rejects a change that records nothing or names nothing.
