@@ -4,6 +4,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/acsgo/acsidentity/emulator/internal/datafile"
 	"github.com/acsgo/acsidentity/internal/wire"
 )
 
@@ -28,7 +29,7 @@ func (s *store) putTeams(a wire.TeamsExtensionAssignment) bool {
 	k := teamsKey{a.TenantID, a.ObjectID}
 	_, existed := s.teams[k]
 	s.teams[k] = a
-	s.changed(change{Teams: []wire.TeamsExtensionAssignment{a}})
+	s.changed(datafile.Change{Teams: []wire.TeamsExtensionAssignment{a}})
 	return existed
 }
 
@@ -37,7 +38,7 @@ func (s *store) deleteTeams(tid, oid string) {
 	s.assignMu.Lock()
 	defer s.assignMu.Unlock()
 	delete(s.teams, teamsKey{tid, oid})
-	s.changed(change{TeamsDeleted: []teamsRef{{TenantID: tid, ObjectID: oid}}})
+	s.changed(datafile.Change{TeamsDeleted: []datafile.TeamsRef{{TenantID: tid, ObjectID: oid}}})
 }
 
 // entraAssignment returns the Entra ID assignment of object obj.
@@ -75,7 +76,7 @@ func (s *store) putEntra(a wire.EntraAssignment) bool {
 	defer s.assignMu.Unlock()
 	_, existed := s.entra[a.ObjectID]
 	s.entra[a.ObjectID] = a
-	s.changed(change{Entra: []wire.EntraAssignment{a}})
+	s.changed(datafile.Change{Entra: []wire.EntraAssignment{a}})
 	return existed
 }
 
@@ -84,7 +85,7 @@ func (s *store) deleteEntra(obj string) {
 	s.assignMu.Lock()
 	defer s.assignMu.Unlock()
 	delete(s.entra, obj)
-	s.changed(change{EntraDeleted: []string{obj}})
+	s.changed(datafile.Change{EntraDeleted: []string{obj}})
 }
 
 // entraEdit is one assignment of a patch: the new one, or nil to remove it.
@@ -107,7 +108,7 @@ func (s *store) patchEntra(plan func(get func(obj string) (wire.EntraAssignment,
 	if !ok {
 		return false
 	}
-	var saved change
+	var saved datafile.Change
 	for _, ed := range edits {
 		if ed.a == nil {
 			delete(s.entra, ed.key)

@@ -167,7 +167,7 @@ func (c *call) commit() bool {
 	if c.e.persist == nil {
 		return true
 	}
-	if err := c.e.persist.sync(); err != nil {
+	if err := c.e.persist.Sync(); err != nil {
 		c.fail(http.StatusInternalServerError, "InternalServerError", "The emulator could not save the change to its data file.", "")
 		return false
 	}

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/acsgo/acsidentity/emulator/internal/datafile"
 )
 
 // Inspection and reset endpoints. They are not part of ACS and need no
@@ -129,7 +131,7 @@ func (e *Emulator) Identity(id string) (IdentityRecord, bool) {
 func (e *Emulator) Reset() error {
 	e.store.reset()
 	if e.persist != nil {
-		return e.persist.sync()
+		return e.persist.Sync()
 	}
 	return nil
 }
@@ -169,7 +171,7 @@ func (e *Emulator) Seed(ids []SeedIdentity) ([]IdentityRecord, error) {
 		out = append(out, recordOf(&it))
 	}
 	if e.persist != nil {
-		if serr := e.persist.sync(); serr != nil {
+		if serr := e.persist.Sync(); serr != nil {
 			return nil, errors.Join(err, serr)
 		}
 	}
@@ -200,7 +202,7 @@ type seedFile struct {
 // {"id":"8:acs:<resource>_<unique>"},{}]}, at most 16 MiB. Unknown fields
 // are refused.
 func ReadSeedFile(path string) ([]SeedIdentity, error) {
-	f, err := openRegular(path, 16<<20)
+	f, err := datafile.OpenRegular(path, 16<<20)
 	if err != nil {
 		return nil, fmt.Errorf("emulator: seed file %s: %w", path, err)
 	}

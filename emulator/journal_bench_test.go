@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/acsgo/acsidentity/emulator/internal/datafile"
 )
 
 // BenchmarkOpenLongJournal measures starting an emulator (New, which
@@ -71,7 +73,7 @@ func writeLongJournal(tb testing.TB, path string, lines, ids int) {
 	tb.Helper()
 	seed := make([]byte, 32)
 	rand.Read(seed)
-	head, tip, err := encodeDataFile(&savedState{ResourceID: DevelopmentResourceID, SigningKey: seed})
+	head, tip, err := datafile.Encode(&datafile.State{ResourceID: DevelopmentResourceID, SigningKey: seed})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -83,31 +85,31 @@ func writeLongJournal(tb testing.TB, path string, lines, ids int) {
 	w.Write(head)
 	size := int64(len(head))
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	all := make([]savedIdentity, ids)
+	all := make([]datafile.Identity, ids)
 	var line []byte
 	for i := range lines {
 		seq := uint64(i + 1)
 		it := &all[i%ids]
 		if i < ids {
-			*it = savedIdentity{ID: "8:acs:" + DevelopmentResourceID + "_" + fmt.Sprintf("%08d-0000-4000-8000-%012d", i, i), Created: t0.Add(time.Duration(i) * time.Millisecond)}
+			*it = datafile.Identity{ID: "8:acs:" + DevelopmentResourceID + "_" + fmt.Sprintf("%08d-0000-4000-8000-%012d", i, i), Created: t0.Add(time.Duration(i) * time.Millisecond)}
 		} else if i%10 == 0 {
 			it.RevokedSeq, it.RevokedAt = seq, t0.Add(time.Duration(i)*time.Millisecond)
 		} else {
 			it.LastIssued = t0.Add(time.Duration(i) * time.Millisecond)
 		}
 		cp := *it
-		raw, err := encodeChange(&change{TokenSeq: seq, Identity: &cp})
+		raw, err := datafile.EncodeChange(&datafile.Change{TokenSeq: seq, Identity: &cp})
 		if err != nil {
 			tb.Fatal(err)
 		}
-		line, tip = appendLine(line[:0], tip, raw)
+		line, tip = datafile.AppendLine(line[:0], tip, raw)
 		w.Write(line)
 		size += int64(len(line))
 	}
 	if err := w.Flush(); err != nil {
 		tb.Fatal(err)
 	}
-	if _, err := f.WriteAt(journalEnd(size, tip), journalEndOffset); err != nil {
+	if _, err := f.WriteAt(datafile.JournalEnd(size, tip), datafile.JournalEndOffset); err != nil {
 		tb.Fatal(err)
 	}
 	if err := f.Close(); err != nil {

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/acsgo/acsidentity/emulator/internal/datafile"
 	"github.com/acsgo/acsidentity/internal/testutil"
 	"github.com/acsgo/acsidentity/internal/wire"
 )
@@ -35,7 +36,7 @@ func TestJournalAppends(t *testing.T) {
 	// Only the journal's recorded end changes in place.
 	blank := func(b []byte) []byte {
 		b = bytes.Clone(b)
-		copy(b[journalEndOffset:], make([]byte, journalEndSize))
+		copy(b[datafile.JournalEndOffset:], make([]byte, datafile.JournalEndSize))
 		return b
 	}
 	if !bytes.HasPrefix(blank(b), blank(first)) {
@@ -85,13 +86,13 @@ func TestJournalTornTail(t *testing.T) {
 		}
 		e.Close()
 		again, _ := os.ReadFile(file)
-		if df, err := decodeDataFile(again, false); err != nil || df.torn != 0 {
+		if df, err := datafile.Decode(again, false); err != nil || df.Torn != 0 {
 			t.Errorf("after the restart the file does not load cleanly: %v", err)
 		}
 	}
 }
 
-// TestOlderFormatsNeedMigration: a format 2 file (the envelope alone) or
+// TestOlderFormatsNeedMigration: a format 2 file (the testEnvelope alone) or
 // 3 (no record of the journal's end) is refused unless migration is
 // asked for, since a cut could not be told from it; then it loads and is
 // saved as format 4.
@@ -112,8 +113,8 @@ func TestOlderFormatsNeedMigration(t *testing.T) {
 		if e, err := New(&Options{DataFile: file}); err == nil {
 			e.Close()
 			t.Fatalf("format %d loaded without MigrateLegacyDataFile", format)
-		} else if msg := err.Error(); !strings.Contains(msg, fmt.Sprintf("format %d", format)) || !strings.Contains(msg, "-migrate-data") || !strings.Contains(msg, remedy) {
-			t.Errorf("format %d: the refusal %q does not name the format, the flag and the remedy", format, msg)
+		} else if msg := err.Error(); !strings.Contains(msg, fmt.Sprintf("format %d", format)) || !strings.Contains(msg, "-migrate-data") || !strings.Contains(msg, datafile.Remedy) {
+			t.Errorf("format %d: the refusal %q does not name the format, the flag and the datafile.Remedy", format, msg)
 		}
 		e, err = New(&Options{DataFile: file, MigrateLegacyDataFile: true})
 		if err != nil {
@@ -123,7 +124,7 @@ func TestOlderFormatsNeedMigration(t *testing.T) {
 			t.Errorf("after loading format %d the token is %s for %s", format, st.Status, st.User)
 		}
 		e.Close()
-		if after, _ := os.ReadFile(file); !bytes.HasPrefix(after, []byte(envelopeHead)) {
+		if after, _ := os.ReadFile(file); !bytes.HasPrefix(after, []byte(datafile.EnvelopeHead)) {
 			t.Errorf("format %d was not saved as format 4", format)
 		}
 	}
@@ -225,7 +226,7 @@ func TestDataFileReplaced(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := c.createUser(v)
-	if err := writeFileAtomic(path, []byte("someone else's file")); err != nil {
+	if err := datafile.WriteFileAtomic(path, []byte("someone else's file")); err != nil {
 		t.Fatal(err)
 	}
 	d := c.createUser(v)

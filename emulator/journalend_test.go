@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/acsgo/acsidentity/emulator/internal/datafile"
 	"github.com/acsgo/acsidentity/internal/testutil"
 )
 
@@ -65,7 +66,7 @@ func TestJournalEndCuts(t *testing.T) {
 				defer e.Close()
 				t.Fatalf("the cut file loaded: A's token is %s, identities %v", e.Introspect(tok.Token).Status, e.Identities())
 			}
-			for _, want := range append(tc.wants, file, remedy) {
+			for _, want := range append(tc.wants, file, datafile.Remedy) {
 				if !strings.Contains(err.Error(), want) {
 					t.Errorf("error %q, want it to say %q", err, want)
 				}

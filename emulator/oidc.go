@@ -204,7 +204,7 @@ func (e *Emulator) signOIDC(claims []byte, life time.Duration) (OIDCToken, error
 		return OIDCToken{}, err
 	}
 	if e.persist != nil {
-		if err := e.persist.sync(); err != nil {
+		if err := e.persist.Sync(); err != nil {
 			return OIDCToken{}, fmt.Errorf("emulator: saving the OIDC issuer's key: %w", err)
 		}
 	}
@@ -301,7 +301,7 @@ func (e *Emulator) serveOIDC(c *call, path string, only func(...string) bool) {
 		}
 		k, err := e.issuerSigningKey()
 		if err == nil && e.persist != nil {
-			err = e.persist.sync()
+			err = e.persist.Sync()
 		}
 		if err != nil {
 			c.fail(http.StatusInternalServerError, "InternalServerError", "The emulator could not make or save the OIDC issuer's key.", "")

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/acsgo/acsidentity/emulator/internal/datafile"
 	"github.com/acsgo/acsidentity/internal/hmacauth"
 	"github.com/acsgo/acsidentity/internal/wire"
 )
@@ -157,7 +158,7 @@ type Emulator struct {
 	tokenSeq      atomic.Uint64
 	faults        faultQueue
 	throttle      *throttler
-	persist       *persister
+	persist       *datafile.Persister
 	closed        atomic.Bool
 	supportedHdr  []string
 	hosts         *hostFilter // nil: any Host; set by Listen
@@ -258,7 +259,7 @@ func (e *Emulator) Close() error {
 		return nil
 	}
 	if e.persist != nil {
-		return e.persist.close()
+		return e.persist.Close()
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/acsgo/acsidentity/emulator/internal/datafile"
 	"github.com/acsgo/acsidentity/internal/wire"
 )
 
@@ -54,11 +55,11 @@ type store struct {
 	// guards a change still held, after every change, with the change as
 	// the data file records it; the locks put the calls in the order the
 	// changes were made.
-	journal func(change)
+	journal func(datafile.Change)
 }
 
 // changed reports a change to the journal, if there is one.
-func (s *store) changed(ch change) {
+func (s *store) changed(ch datafile.Change) {
 	if s.journal != nil {
 		s.journal(ch)
 	}
@@ -68,7 +69,7 @@ func (s *store) changed(ch change) {
 // is one.
 func (s *store) identityChanged(it *identity) {
 	if s.journal != nil {
-		s.journal(change{Identity: savedOf(it)})
+		s.journal(datafile.Change{Identity: savedOf(it)})
 	}
 }
 
@@ -249,7 +250,7 @@ func (s *store) reset() {
 	clear(s.custom)
 	clear(s.teams)
 	clear(s.entra)
-	s.changed(change{Reset: true})
+	s.changed(datafile.Change{Reset: true})
 }
 
 // setIssuerKey records the OIDC issuer's new key (PKCS #8) and runs set,
@@ -259,7 +260,7 @@ func (s *store) setIssuerKey(der []byte, set func()) {
 	defer s.assignMu.Unlock()
 	set()
 	s.issuerKey = der
-	s.changed(change{IssuerKey: der})
+	s.changed(datafile.Change{IssuerKey: der})
 }
 
 // remove marks id deleted. It reports whether a live identity was deleted.
@@ -336,6 +337,68 @@ func (s *store) after(id string, deleted bool) []identity {
 		sh.mu.RUnlock()
 	}
 	return out
+}
+
+// copyTo copies every identity and assignment, and the issuer's key, into
+// st with every lock held, runs during under them too (to read what must
+// match the copy exactly), and returns the highest revocation sequence.
+func (s *store) copyTo(st *datafile.State, during func()) uint64 {
+	defer s.lockAll()()
+	total := 0
+	for i := range s.shards {
+		total += len(s.shards[i].m)
+	}
+	st.IssuerKey = s.issuerKey
+	st.Identities = make([]datafile.Identity, 0, total)
+	st.Teams = make([]wire.TeamsExtensionAssignment, 0, len(s.teams))
+	st.Entra = make([]wire.EntraAssignment, 0, len(s.entra))
+	var revoked uint64
+	for i := range s.shards {
+		for _, it := range s.shards[i].m {
+			st.Identities = append(st.Identities, *savedOf(it))
+			revoked = max(revoked, it.revokedSeq)
+		}
+	}
+	for _, a := range s.teams {
+		st.Teams = append(st.Teams, a)
+	}
+	for _, a := range s.entra {
+		st.Entra = append(st.Entra, a)
+	}
+	during()
+	return revoked
+}
+
+// load fills the store, which is new, from a saved state and returns the
+// highest revocation sequence.
+func (s *store) load(st *datafile.State) uint64 {
+	defer s.lockAll()()
+	var revoked uint64
+	for _, si := range st.Identities {
+		it := &identity{id: si.ID, customID: si.CustomID, created: si.Created, lastIssued: si.LastIssued,
+			revokedAt: si.RevokedAt, revokedSeq: si.RevokedSeq, deleted: si.Deleted, deletedAt: si.DeletedAt}
+		s.shard(it.id).m[it.id] = it
+		if it.customID != "" && !it.deleted {
+			s.custom[it.customID] = it.id
+		}
+		revoked = max(revoked, si.RevokedSeq)
+	}
+	for _, a := range st.Teams {
+		s.teams[teamsKey{a.TenantID, a.ObjectID}] = a
+	}
+	for _, a := range st.Entra {
+		s.entra[a.ObjectID] = a
+	}
+	s.issuerKey = st.IssuerKey
+	return revoked
+}
+
+// savedOf is the saved form of it.
+func savedOf(it *identity) *datafile.Identity {
+	return &datafile.Identity{
+		ID: it.id, CustomID: it.customID, Created: it.created, LastIssued: it.lastIssued,
+		RevokedAt: it.revokedAt, RevokedSeq: it.revokedSeq, Deleted: it.deleted, DeletedAt: it.deletedAt,
+	}
 }
 
 // count returns the number of live identities.

@@ -1,4 +1,4 @@
-package emulator
+package datafile
 
 import (
 	"bufio"
@@ -32,7 +32,7 @@ import (
 // as a revocation taken out, from what the emulator saved. The next save
 // writes format 3.
 const (
-	dataFormat       = 4
+	Format           = 4
 	journalFormat    = 3
 	envelopeFormat   = 2
 	legacyDataFormat = 1
@@ -42,29 +42,29 @@ const (
 // ends: the file's length up to the end of the last saved line, and that
 // line's sum (the state's when there is no line),
 //
-//	"journalEnd": "<20-digit length> <64 hex digits>"
+//	"JournalEnd": "<20-digit length> <64 hex digits>"
 //
-// always at byte journalEndOffset and always journalEndSize bytes long, so
+// always at byte JournalEndOffset and always JournalEndSize bytes long, so
 // that a save rewrites it in place after it appends (and syncs) the lines.
 // Lines cut from the end, or a journal stripped back to an older format,
 // no longer match it.
 const (
-	envelopeHead     = "{\n \"format\": 4,\n \"journalEnd\": \""
-	journalEndOffset = int64(len(envelopeHead))
-	journalEndSize   = 20 + 1 + 2*sha256.Size
+	EnvelopeHead     = "{\n \"format\": 4,\n \"journalEnd\": \""
+	JournalEndOffset = int64(len(EnvelopeHead))
+	JournalEndSize   = 20 + 1 + 2*sha256.Size
 )
 
-// journalEnd is the value of the "journalEnd" field.
-func journalEnd(length int64, tip [32]byte) []byte {
-	b := fmt.Appendf(make([]byte, 0, journalEndSize), "%020d %x", length, tip)
+// JournalEnd is the value of the "JournalEnd" field.
+func JournalEnd(length int64, tip [32]byte) []byte {
+	b := fmt.Appendf(make([]byte, 0, JournalEndSize), "%020d %x", length, tip)
 	return b
 }
 
-// parseJournalEnd reads the value of the "journalEnd" field.
+// parseJournalEnd reads the value of the "JournalEnd" field.
 func parseJournalEnd(s string) (int64, [32]byte, error) {
 	var tip [32]byte
 	bad := fmt.Errorf(`"journalEnd" is %q, not "<20-digit length> <64 hex digits>"`, s)
-	if len(s) != journalEndSize || s[20] != ' ' {
+	if len(s) != JournalEndSize || s[20] != ' ' {
 		return 0, tip, bad
 	}
 	var n int64
@@ -80,14 +80,14 @@ func parseJournalEnd(s string) (int64, [32]byte, error) {
 	return n, tip, nil
 }
 
-// savedState is the state in the data file. It holds the token signing
+// State is the state in the data file. It holds the token signing
 // key, so the file is created with mode 0600.
-type savedState struct {
+type State struct {
 	ResourceID string                          `json:"resourceId"`
 	SigningKey []byte                          `json:"signingKeySeed"`
 	IssuerKey  []byte                          `json:"oidcIssuerKey,omitempty"`
 	TokenSeq   uint64                          `json:"tokenSeq"`
-	Identities []savedIdentity                 `json:"identities"`
+	Identities []Identity                      `json:"identities"`
 	Teams      []wire.TeamsExtensionAssignment `json:"teamsExtensionAssignments"`
 	Entra      []wire.EntraAssignment          `json:"entraAssignments"`
 }
@@ -98,7 +98,7 @@ var stateFields = []string{"resourceId", "signingKeySeed", "tokenSeq", "identiti
 // optionalStateFields are the fields a saved state may lack.
 var optionalStateFields = []string{"oidcIssuerKey"}
 
-type savedIdentity struct {
+type Identity struct {
 	ID         string    `json:"id"`
 	CustomID   string    `json:"customId,omitempty"`
 	Created    time.Time `json:"created"`
@@ -117,46 +117,46 @@ type envelope struct {
 	State      json.RawMessage `json:"state"`
 }
 
-// encodeDataFile returns the envelope holding st, which starts a data file,
+// Encode returns the envelope holding st, which starts a data file,
 // and the SHA-256 of its state that the journal's first line chains to.
-func encodeDataFile(st *savedState) ([]byte, [32]byte, error) {
+func Encode(st *State) ([]byte, [32]byte, error) {
 	state, err := json.MarshalIndent(st, " ", " ")
 	if err != nil {
 		return nil, [32]byte{}, err
 	}
 	sum := sha256.Sum256(state)
 	b := make([]byte, 0, len(state)+220)
-	b = append(b, envelopeHead...)
-	b = append(b, make([]byte, journalEndSize)...) // filled in below
+	b = append(b, EnvelopeHead...)
+	b = append(b, make([]byte, JournalEndSize)...) // filled in below
 	b = fmt.Appendf(b, "\",\n \"sha256\": \"%x\",\n \"state\": ", sum)
 	b = append(b, state...)
 	b = append(b, "\n}\n"...)
-	copy(b[journalEndOffset:], journalEnd(int64(len(b)), sum))
+	copy(b[JournalEndOffset:], JournalEnd(int64(len(b)), sum))
 	return b, sum, nil
 }
 
-// dataFile is a decoded data file.
-type dataFile struct {
-	state   *savedState // with the journal's changes applied
-	format  int
-	changes int // journal lines applied
-	torn    int // bytes of an incomplete last line, dropped
+// Loaded is a decoded data file.
+type Loaded struct {
+	State   *State // with the journal's changes applied
+	Format  int    // the file's format
+	Changes int    // journal lines applied
+	Torn    int    // bytes of an incomplete last line, dropped
 }
 
-// remedy ends the message of every refusal of a file the emulator wrote
+// Remedy ends the message of every refusal of a file the emulator wrote
 // that no longer checks out.
-const remedy = "restore a good copy, or remove the file to start with an empty state"
+const Remedy = "restore a good copy, or remove the file to start with an empty state"
 
-// decodeDataFile is readDataFile on a file's bytes.
-func decodeDataFile(b []byte, legacy bool) (*dataFile, error) {
-	return readDataFile(bytes.NewReader(b), legacy)
+// Decode is Read on a file's bytes.
+func Decode(b []byte, legacy bool) (*Loaded, error) {
+	return Read(bytes.NewReader(b), legacy)
 }
 
-// readDataFile checks and decodes a data file as it reads it: of format 4,
+// Read checks and decodes a data file as it reads it: of format 4,
 // or 1 to 3 if legacy is set. Its errors say what is wrong; the caller
 // names the file. It holds the state and one journal line at a time, not
 // the file.
-func readDataFile(r io.Reader, legacy bool) (*dataFile, error) {
+func Read(r io.Reader, legacy bool) (*Loaded, error) {
 	dec := json.NewDecoder(r)
 	var head json.RawMessage
 	if err := dec.Decode(&head); err != nil {
@@ -180,9 +180,9 @@ func readDataFile(r io.Reader, legacy bool) (*dataFile, error) {
 	var endLen int64
 	var endTip [32]byte
 	switch format {
-	case dataFormat, journalFormat, envelopeFormat:
-		if format != dataFormat && !legacy {
-			return nil, fmt.Errorf("it is format %d, which does not record where its journal ends, so lines cut from its end (a revocation or a deletion undone) cannot be detected: if this emulator wrote it, it was stripped of its journal or rewritten, so %s; if an older emulator wrote it, start once with -migrate-data (Options.MigrateLegacyDataFile) to load it and save it as format %d", format, remedy, dataFormat)
+	case Format, journalFormat, envelopeFormat:
+		if format != Format && !legacy {
+			return nil, fmt.Errorf("it is format %d, which does not record where its journal ends, so lines cut from its end (a revocation or a deletion undone) cannot be detected: if this emulator wrote it, it was stripped of its journal or rewritten, so %s; if an older emulator wrote it, start once with -migrate-data (Options.MigrateLegacyDataFile) to load it and save it as format %d", format, Remedy, Format)
 		}
 		var env envelope
 		if err := strictUnmarshal(head, &env); err != nil {
@@ -195,9 +195,9 @@ func readDataFile(r io.Reader, legacy bool) (*dataFile, error) {
 			return nil, errors.New(`it has no "state" field`)
 		}
 		switch {
-		case format == dataFormat && env.JournalEnd == "":
+		case format == Format && env.JournalEnd == "":
 			return nil, errors.New(`it has no "journalEnd" field`)
-		case format == dataFormat:
+		case format == Format:
 			if endLen, endTip, err = parseJournalEnd(env.JournalEnd); err != nil {
 				return nil, err
 			}
@@ -206,7 +206,7 @@ func readDataFile(r io.Reader, legacy bool) (*dataFile, error) {
 		}
 		sum = sha256.Sum256(env.State)
 		if !strings.EqualFold(env.SHA256, hex.EncodeToString(sum[:])) {
-			return nil, fmt.Errorf("the checksum does not match: the state's SHA-256 is %x but the file records %s, so the file was edited or damaged after the emulator wrote it; %s", sum, env.SHA256, remedy)
+			return nil, fmt.Errorf("the checksum does not match: the state's SHA-256 is %x but the file records %s, so the file was edited or damaged after the emulator wrote it; %s", sum, env.SHA256, Remedy)
 		}
 		state = env.State
 		if fields, err = objectFields(state, "the state"); err != nil {
@@ -219,7 +219,7 @@ func readDataFile(r io.Reader, legacy bool) (*dataFile, error) {
 		state = head
 		delete(fields, "format")
 	default:
-		return nil, fmt.Errorf("unsupported format %d (this emulator reads formats %d to %d)", format, legacyDataFormat, dataFormat)
+		return nil, fmt.Errorf("unsupported format %d (this emulator reads formats %d to %d)", format, legacyDataFormat, Format)
 	}
 	for _, f := range stateFields {
 		if _, ok := fields[f]; !ok {
@@ -231,21 +231,21 @@ func readDataFile(r io.Reader, legacy bool) (*dataFile, error) {
 			return nil, fmt.Errorf("unknown field %q", f)
 		}
 	}
-	var st savedState
+	var st State
 	if format == legacyDataFormat {
 		var legacy struct {
 			Format int `json:"format"`
-			savedState
+			State
 		}
 		err = strictUnmarshal(state, &legacy)
-		st = legacy.savedState
+		st = legacy.State
 	} else {
 		err = strictUnmarshal(state, &st)
 	}
 	if err != nil {
 		return nil, err
 	}
-	df := &dataFile{state: &st, format: format}
+	df := &Loaded{State: &st, Format: format}
 	rest := bufio.NewReaderSize(io.MultiReader(dec.Buffered(), r), 64<<10)
 	if format < journalFormat {
 		if err := onlySpace(rest); err != nil {
@@ -253,7 +253,7 @@ func readDataFile(r io.Reader, legacy bool) (*dataFile, error) {
 		}
 	} else {
 		j := &journalReader{r: rest, tip: sum, offset: end, line: bytes.Count(head, []byte("\n")) + 1}
-		if format == dataFormat {
+		if format == Format {
 			j.endLen, j.endTip, j.checkEnd = endLen, endTip, true
 		}
 		rp := newReplay(&st)
@@ -261,7 +261,7 @@ func readDataFile(r io.Reader, legacy bool) (*dataFile, error) {
 			return nil, err
 		}
 		rp.finish()
-		df.changes, df.torn = j.changes, j.torn
+		df.Changes, df.Torn = j.changes, j.torn
 	}
 	if err := st.check(); err != nil {
 		return nil, err
@@ -286,7 +286,7 @@ func onlySpace(r *bufio.Reader) error {
 }
 
 // check rejects a state whose fields are present but not usable.
-func (st *savedState) check() error {
+func (st *State) check() error {
 	if len(st.SigningKey) != 32 {
 		return fmt.Errorf(`"signingKeySeed" is %d bytes, not a 32-byte Ed25519 seed`, len(st.SigningKey))
 	}

@@ -1,4 +1,4 @@
-package emulator
+package datafile
 
 import (
 	"bufio"
@@ -39,50 +39,42 @@ import (
 // drops it and says so. A complete line that does not check out is
 // refused like any other damage.
 
-// change is one journal line: the new state of what one request changed,
+// Change is one journal line: the new state of what one request changed,
 // and the token sequence when it was made.
-type change struct {
+type Change struct {
 	TokenSeq  uint64 `json:"tokenSeq"`
 	Reset     bool   `json:"reset,omitempty"`     // everything before is gone
 	IssuerKey []byte `json:"issuerKey,omitempty"` // the OIDC issuer's new key
 
-	Identity     *savedIdentity                  `json:"identity,omitempty"`
+	Identity     *Identity                       `json:"identity,omitempty"`
 	Teams        []wire.TeamsExtensionAssignment `json:"teams,omitempty"`
-	TeamsDeleted []teamsRef                      `json:"teamsDeleted,omitempty"`
+	TeamsDeleted []TeamsRef                      `json:"teamsDeleted,omitempty"`
 	Entra        []wire.EntraAssignment          `json:"entra,omitempty"`
 	EntraDeleted []string                        `json:"entraDeleted,omitempty"`
 }
 
-// teamsRef names a Teams extension assignment.
-type teamsRef struct {
+// TeamsRef names a Teams extension assignment.
+type TeamsRef struct {
 	TenantID string `json:"tenantId"`
 	ObjectID string `json:"objectId"`
 }
 
-// savedOf is the saved form of it.
-func savedOf(it *identity) *savedIdentity {
-	return &savedIdentity{
-		ID: it.id, CustomID: it.customID, Created: it.created, LastIssued: it.lastIssued,
-		RevokedAt: it.revokedAt, RevokedSeq: it.revokedSeq, Deleted: it.deleted, DeletedAt: it.deletedAt,
-	}
-}
-
 // The fixed parts of a journal line around its sum and change.
 const (
-	linePrefix = `{"sha256":"`
-	lineMiddle = `","change":`
-	lineSuffix = "}\n"
+	LinePrefix = `{"sha256":"`
+	LineMiddle = `","change":`
+	LineSuffix = "}\n"
 )
 
-// appendLine appends the journal line of the encoded change ch, chained
+// AppendLine appends the journal line of the encoded change ch, chained
 // to the sum prev, and returns the line's sum.
-func appendLine(b []byte, prev [32]byte, ch []byte) ([]byte, [32]byte) {
+func AppendLine(b []byte, prev [32]byte, ch []byte) ([]byte, [32]byte) {
 	sum := chainSum(prev, ch)
-	b = append(b, linePrefix...)
+	b = append(b, LinePrefix...)
 	b = hex.AppendEncode(b, sum[:])
-	b = append(b, lineMiddle...)
+	b = append(b, LineMiddle...)
 	b = append(b, ch...)
-	return append(b, lineSuffix...), sum
+	return append(b, LineSuffix...), sum
 }
 
 func chainSum(prev [32]byte, ch []byte) [32]byte {
@@ -118,7 +110,7 @@ type journalReader struct {
 // are decoded by a worker per CPU, a batch of lines at a time, and applied
 // in order by one more goroutine, so that a long journal takes about the
 // time of its decoding divided by the CPUs.
-func (j *journalReader) read(apply func(*change)) error {
+func (j *journalReader) read(apply func(*Change)) error {
 	if c, err := j.r.ReadByte(); err == nil && c != '\n' {
 		return fmt.Errorf("the state is not followed by a new line (byte %d)", j.offset)
 	} else if err == nil {
@@ -186,7 +178,7 @@ func (j *journalReader) read(apply func(*change)) error {
 	case !j.checkEnd || reached:
 		return nil
 	case j.offset+int64(j.torn) < j.endLen:
-		return fmt.Errorf("the file ends at byte %d, but its journal was saved up to byte %d: lines were cut from its end, which would undo the changes they record (a revocation or a deletion, say); %s", j.offset+int64(j.torn), j.endLen, remedy)
+		return fmt.Errorf("the file ends at byte %d, but its journal was saved up to byte %d: lines were cut from its end, which would undo the changes they record (a revocation or a deletion, say); %s", j.offset+int64(j.torn), j.endLen, Remedy)
 	default:
 		return j.endMismatch()
 	}
@@ -194,7 +186,7 @@ func (j *journalReader) read(apply func(*change)) error {
 
 // lineError is the error of the journal line that holds change n.
 func lineError(n, line int, offset int64, err error) error {
-	return fmt.Errorf("change %d (line %d, byte %d): %w; the file was edited or damaged after the emulator wrote it (if its machine lost power, the changes from byte %d on were never acknowledged: truncate the file there to load the rest); %s", n, line, offset, err, offset, remedy)
+	return fmt.Errorf("change %d (line %d, byte %d): %w; the file was edited or damaged after the emulator wrote it (if its machine lost power, the changes from byte %d on were never acknowledged: truncate the file there to load the rest); %s", n, line, offset, err, offset, Remedy)
 }
 
 // linesPerBatch is how many journal lines a decoding worker takes at once.
@@ -206,7 +198,7 @@ type lineBatch struct {
 	arena  []byte   // the changes' bytes, one after the other
 	ends   []int    // where each change ends in arena
 	where  []lineAt // where each line is in the file
-	out    []change
+	out    []Change
 	err    error
 	solved chan struct{} // closed once decoded
 }
@@ -226,7 +218,7 @@ func (b *lineBatch) full() bool { return len(b.ends) == linesPerBatch }
 
 // decode decodes and checks each change, stopping at the first that fails.
 func (b *lineBatch) decode() {
-	b.out = make([]change, len(b.ends))
+	b.out = make([]Change, len(b.ends))
 	start := 0
 	for i, end := range b.ends {
 		raw := b.arena[start:end]
@@ -256,7 +248,7 @@ type decodePipeline struct {
 	failed  bool
 }
 
-func newDecodePipeline(apply func(*change)) *decodePipeline {
+func newDecodePipeline(apply func(*Change)) *decodePipeline {
 	n := runtime.GOMAXPROCS(0)
 	p := &decodePipeline{
 		work:  make(chan *lineBatch, n),
@@ -336,22 +328,22 @@ func (p *decodePipeline) wait() error {
 func (j *journalReader) at() bool { return j.offset == j.endLen && j.tip == j.endTip }
 
 func (j *journalReader) endMismatch() error {
-	return fmt.Errorf(`the journal does not end as the file records ("journalEnd": byte %d, sum %x), so lines were removed, replaced or reordered after the emulator wrote it; %s`, j.endLen, j.endTip, remedy)
+	return fmt.Errorf(`the journal does not end as the file records ("journalEnd": byte %d, sum %x), so lines were removed, replaced or reordered after the emulator wrote it; %s`, j.endLen, j.endTip, Remedy)
 }
 
 // checkLineSum checks one journal line (with its newline) against the sum
 // of the line before it and returns its sum and its change's bytes.
 func checkLineSum(l []byte, prev [32]byte) ([32]byte, []byte, error) {
-	const sumEnd = len(linePrefix) + 2*sha256.Size
-	if len(l) < sumEnd+len(lineMiddle)+len(lineSuffix) || !bytes.HasPrefix(l, []byte(linePrefix)) ||
-		!bytes.Equal(l[sumEnd:sumEnd+len(lineMiddle)], []byte(lineMiddle)) || !bytes.HasSuffix(l, []byte(lineSuffix)) {
+	const sumEnd = len(LinePrefix) + 2*sha256.Size
+	if len(l) < sumEnd+len(LineMiddle)+len(LineSuffix) || !bytes.HasPrefix(l, []byte(LinePrefix)) ||
+		!bytes.Equal(l[sumEnd:sumEnd+len(LineMiddle)], []byte(LineMiddle)) || !bytes.HasSuffix(l, []byte(LineSuffix)) {
 		return [32]byte{}, nil, errors.New(`it is not a line {"sha256":"<64 hex digits>","change":{...}}`)
 	}
 	var recorded [32]byte
-	if _, err := hex.Decode(recorded[:], l[len(linePrefix):sumEnd]); err != nil {
+	if _, err := hex.Decode(recorded[:], l[len(LinePrefix):sumEnd]); err != nil {
 		return [32]byte{}, nil, fmt.Errorf("its sha256 is not hex: %w", err)
 	}
-	raw := l[sumEnd+len(lineMiddle) : len(l)-len(lineSuffix)]
+	raw := l[sumEnd+len(LineMiddle) : len(l)-len(LineSuffix)]
 	if sum := chainSum(prev, raw); sum != recorded {
 		return [32]byte{}, nil, fmt.Errorf("the checksum does not match: the chain gives %x but the line records %x", sum, recorded)
 	}
@@ -359,7 +351,7 @@ func checkLineSum(l []byte, prev [32]byte) ([32]byte, []byte, error) {
 }
 
 // check rejects a change that records nothing or names nothing.
-func (ch *change) check() error {
+func (ch *Change) check() error {
 	if !ch.Reset && ch.IssuerKey == nil && ch.Identity == nil && len(ch.Teams)+len(ch.TeamsDeleted)+len(ch.Entra)+len(ch.EntraDeleted) == 0 {
 		return errors.New("it records no change")
 	}
@@ -388,7 +380,7 @@ func (ch *change) check() error {
 }
 
 // replay applies changes, in order, to st.
-func (st *savedState) replay(changes []change) {
+func (st *State) replay(changes []Change) {
 	rp := newReplay(st)
 	for i := range changes {
 		rp.apply(&changes[i])
@@ -398,24 +390,24 @@ func (st *savedState) replay(changes []change) {
 
 // replayState applies journal changes to a saved state one at a time.
 type replayState struct {
-	st    *savedState
+	st    *State
 	index map[string]int // identity ID -> index in st.Identities
-	teams map[teamsRef]wire.TeamsExtensionAssignment
+	teams map[TeamsRef]wire.TeamsExtensionAssignment
 	entra map[string]wire.EntraAssignment
 }
 
-func newReplay(st *savedState) *replayState {
+func newReplay(st *State) *replayState {
 	rp := &replayState{
 		st:    st,
 		index: make(map[string]int, len(st.Identities)),
-		teams: make(map[teamsRef]wire.TeamsExtensionAssignment, len(st.Teams)),
+		teams: make(map[TeamsRef]wire.TeamsExtensionAssignment, len(st.Teams)),
 		entra: make(map[string]wire.EntraAssignment, len(st.Entra)),
 	}
 	for i, si := range st.Identities {
 		rp.index[si.ID] = i
 	}
 	for _, a := range st.Teams {
-		rp.teams[teamsRef{a.TenantID, a.ObjectID}] = a
+		rp.teams[TeamsRef{a.TenantID, a.ObjectID}] = a
 	}
 	for _, a := range st.Entra {
 		rp.entra[a.ObjectID] = a
@@ -423,7 +415,7 @@ func newReplay(st *savedState) *replayState {
 	return rp
 }
 
-func (rp *replayState) apply(ch *change) {
+func (rp *replayState) apply(ch *Change) {
 	st := rp.st
 	st.TokenSeq = max(st.TokenSeq, ch.TokenSeq)
 	if ch.Reset {
@@ -444,7 +436,7 @@ func (rp *replayState) apply(ch *change) {
 		}
 	}
 	for _, a := range ch.Teams {
-		rp.teams[teamsRef{a.TenantID, a.ObjectID}] = a
+		rp.teams[TeamsRef{a.TenantID, a.ObjectID}] = a
 	}
 	for _, r := range ch.TeamsDeleted {
 		delete(rp.teams, r)
@@ -470,5 +462,5 @@ func (rp *replayState) finish() {
 	}
 }
 
-// encodeChange is the JSON of ch as a journal line holds it.
-func encodeChange(ch *change) ([]byte, error) { return json.Marshal(ch) }
+// EncodeChange is the JSON of ch as a journal line holds it.
+func EncodeChange(ch *Change) ([]byte, error) { return json.Marshal(ch) }

@@ -1,22 +1,23 @@
-package emulator
+package datafile
 
 import (
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
-// maxLinks is how many symbolic links resolveDataFile follows before it
+// maxLinks is how many symbolic links Resolve follows before it
 // gives up on a loop.
 const maxLinks = 40
 
-// resolveDataFile returns the file that path names once every symbolic
+// Resolve returns the file that path names once every symbolic
 // link is followed, even if that file does not exist yet (a dangling link
 // names the file to create). The emulator locks and writes the resolved
 // file, so that a symlinked data file stays a symlink and two emulators
 // that reach one file by different names share one lock.
-func resolveDataFile(path string) (string, error) {
+func Resolve(path string) (string, error) {
 	p := path
 	for range maxLinks {
 		dir, err := filepath.EvalSymlinks(filepath.Dir(p))
@@ -43,16 +44,16 @@ func resolveDataFile(path string) (string, error) {
 	return "", fmt.Errorf("more than %d symbolic links to follow", maxLinks)
 }
 
-// DefaultMaxDataFileBytes is the largest data file New reads when
+// DefaultMaxBytes is the largest data file New reads when
 // Options.MaxDataFileBytes is 0.
-const DefaultMaxDataFileBytes = 1 << 30
+const DefaultMaxBytes = 1 << 30
 
-// openRegular opens path for reading if it is a regular file of at most
-// limit bytes (0 means DefaultMaxDataFileBytes). A device, a pipe or a
+// OpenRegular opens path for reading if it is a regular file of at most
+// limit bytes (0 means DefaultMaxBytes). A device, a pipe or a
 // directory is refused before a byte is read: /dev/zero would never end.
-func openRegular(path string, limit int64) (*os.File, error) {
+func OpenRegular(path string, limit int64) (*os.File, error) {
 	if limit <= 0 {
-		limit = DefaultMaxDataFileBytes
+		limit = DefaultMaxBytes
 	}
 	// Stat first: opening a FIFO would wait for a writer.
 	if fi, err := os.Stat(path); err != nil {
@@ -78,3 +79,24 @@ func openRegular(path string, limit int64) (*os.File, error) {
 	}
 	return f, nil
 }
+
+// RemoveStaleCopies removes the temporary copies that a crash in the middle
+// of a save left next to file. Only the emulator holding the file's lock
+// writes them.
+func RemoveStaleCopies(file string) {
+	old, _ := filepath.Glob(filepath.Join(filepath.Dir(file), "."+globEscape(filepath.Base(file))+".tmp-*"))
+	for _, f := range old {
+		if fi, err := os.Lstat(f); err == nil && fi.Mode().IsRegular() {
+			os.Remove(f)
+		}
+	}
+}
+
+// globEscape escapes the metacharacters of filepath.Match in s.
+func globEscape(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `*`, `\*`, `?`, `\?`, `[`, `\[`)
+	return r.Replace(s)
+}
+
+// ErrInUse is the error of a data file another emulator holds.
+var ErrInUse = errors.New("the data file is in use by another emulator")

@@ -1,4 +1,4 @@
-package emulator
+package datafile
 
 import (
 	"bytes"
@@ -10,11 +10,11 @@ import (
 // Nearly every line of a long journal is one identity's new state, which
 // decodeIdentityChange reads several times faster than encoding/json;
 // anything else goes to encoding/json.
-func decodeChange(raw []byte, ch *change) error {
+func decodeChange(raw []byte, ch *Change) error {
 	if decodeIdentityChange(raw, ch) {
 		return nil
 	}
-	*ch = change{}
+	*ch = Change{}
 	return strictUnmarshal(raw, ch)
 }
 
@@ -23,9 +23,9 @@ func decodeChange(raw []byte, ch *change) error {
 // with its fields in order and no string that needs unescaping, and
 // reports whether it did. It accepts nothing that encoding/json would
 // decode differently or refuse, so the two agree wherever it says yes.
-func decodeIdentityChange(raw []byte, ch *change) bool {
+func decodeIdentityChange(raw []byte, ch *Change) bool {
 	d := fastDecoder{b: raw}
-	var it savedIdentity
+	var it Identity
 	ok := d.lit(`{"tokenSeq":`) && d.uint(&ch.TokenSeq) &&
 		d.lit(`,"identity":{"id":`) && d.str(&it.ID) &&
 		d.optStr(`,"customId":`, &it.CustomID) &&
