@@ -29,6 +29,25 @@ func TestEndToEndEmulatorOIDCIssuer(t *testing.T) {
 	if err := os.WriteFile(certFile, em.CertificatePEM(), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	testEmulatorIssuer(t, em, map[string]string{"SSL_CERT_FILE": certFile})
+}
+
+// TestEndToEndEmulatorOIDCIssuerHTTP: the same over plain HTTP on
+// loopback, as the embedded emulator serves: tokenservice/oidc fetches
+// from an http issuer only on a loopback host.
+func TestEndToEndEmulatorOIDCIssuerHTTP(t *testing.T) {
+	t.Parallel()
+	em, err := emulator.Start(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { em.Close() })
+	testEmulatorIssuer(t, em, nil)
+}
+
+// testEmulatorIssuer runs the handler with the emulator em as its ACS and
+// its issuer, and env besides.
+func testEmulatorIssuer(t *testing.T, em *emulator.Server, env map[string]string) {
 	issuer := em.URL + emulator.OIDCIssuerPath
 
 	// The discovery document names the issuer.
@@ -42,7 +61,7 @@ func TestEndToEndEmulatorOIDCIssuer(t *testing.T) {
 	}
 	json.NewDecoder(resp.Body).Decode(&doc)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || doc.Issuer != issuer || !strings.HasPrefix(doc.JWKSURI, "https://") {
+	if resp.StatusCode != 200 || doc.Issuer != issuer || !strings.HasPrefix(doc.JWKSURI, issuer+"/") {
 		t.Fatalf("discovery: %d %+v, want issuer %s", resp.StatusCode, doc, issuer)
 	}
 
@@ -64,12 +83,15 @@ func TestEndToEndEmulatorOIDCIssuer(t *testing.T) {
 		return map[string]string{"Authorization": "Bearer " + tok.AccessToken}
 	}
 
-	h := startAsFunctionsHost(t, map[string]string{
+	settings := map[string]string{
 		envConnectionString: em.ConnectionString(),
 		envOIDCIssuer:       issuer,
 		envOIDCAudience:     "api://acs-test",
-		"SSL_CERT_FILE":     certFile,
-	})
+	}
+	for k, v := range env {
+		settings[k] = v
+	}
+	h := startAsFunctionsHost(t, settings)
 	first := wantToken(t, "alice", h.send(hostRequest{method: "GET", path: "/api/token", header: mint(`{"sub":"alice","aud":"api://acs-test"}`)}), true)
 	second := wantToken(t, "alice again", h.send(hostRequest{method: "GET", path: "/api/token", header: mint(`{"sub":"alice","aud":"api://acs-test"}`)}), true)
 	if first.User.CommunicationUserID != second.User.CommunicationUserID {
