@@ -195,7 +195,10 @@
 // iat, nbf, exp, oid (derived from sub when not given, so the same
 // subject is always the same user), tid (DevelopmentTenantID when not
 // given), azp and appid (DevelopmentClientID when not given), scp, ver
-// 2.0 and jti. The key is made on first use and kept in the data file, so
+// 2.0 and jti. Its iss is the issuer as the token request reached the
+// emulator, so ask for tokens at the address the service knows the issuer
+// by (in a container network, its name there). The key is made on first
+// use and kept in the data file, so
 // a restarted emulator still verifies its tokens. It is a development
 // issuer: it signs whatever it is asked for, for anyone who can reach it,
 // and no service should trust it beyond a developer's machine or a test.

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -99,8 +98,7 @@ func (e *Emulator) ListIdentities(opts *ListIdentitiesOptions) (IdentityPage, er
 	case o.MaxPageSize < 0 || o.MaxPageSize > maxInspectPage:
 		return IdentityPage{}, fmt.Errorf("emulator: MaxPageSize is %d, want 1 to %d", o.MaxPageSize, maxInspectPage)
 	}
-	ids := e.store.after(o.After, o.IncludeDeleted)
-	slices.SortFunc(ids, func(a, b identity) int { return strings.Compare(a.id, b.id) })
+	ids := e.store.page(o.After, o.MaxPageSize+1, o.IncludeDeleted)
 	var page IdentityPage
 	if len(ids) > o.MaxPageSize {
 		ids = ids[:o.MaxPageSize]

@@ -228,3 +228,43 @@ func TestInspectionOnlyOnLoopback(t *testing.T) {
 		e.Close()
 	}
 }
+
+// TestListIdentitiesPages: paging through many identities with a page size
+// that does not divide their number visits each once, in ID order.
+func TestListIdentitiesPages(t *testing.T) {
+	t.Parallel()
+	e, err := New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	seed := make([]SeedIdentity, 500)
+	if _, err := e.Seed(seed); err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, it := range e.Identities() {
+		want = append(want, it.ID)
+	}
+	var got []string
+	o := &ListIdentitiesOptions{MaxPageSize: 7}
+	for {
+		page, err := e.ListIdentities(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range page.Identities {
+			got = append(got, r.ID)
+		}
+		if page.Next == "" {
+			break
+		}
+		o.After = page.Next
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("the pages (-want +got):\n%s", diff)
+	}
+	if _, err := e.ListIdentities(&ListIdentitiesOptions{MaxPageSize: 1001}); err == nil {
+		t.Error("MaxPageSize 1001 accepted")
+	}
+}

@@ -1,10 +1,13 @@
 package emulator
 
 import (
+	"container/heap"
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -322,21 +325,45 @@ func (s *store) all() []identity {
 	return out
 }
 
-// after returns copies of the identities whose IDs sort after id (all
-// with id empty), unsorted, tombstones only if deleted is set.
-func (s *store) after(id string, deleted bool) []identity {
-	var out []identity
+// page returns copies of the first n identities, in ID order, whose IDs
+// sort after id (from the first with id empty), tombstones only if deleted
+// is set. It keeps the n smallest in a heap as it scans, so a page costs a
+// scan of the store, not a sort of it.
+func (s *store) page(id string, n int, deleted bool) []identity {
+	h := &idHeap{}
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.RLock()
 		for k, it := range sh.m {
-			if k > id && (deleted || !it.deleted) {
-				out = append(out, *it)
+			if k <= id || (!deleted && it.deleted) {
+				continue
+			}
+			if h.Len() < n {
+				heap.Push(h, *it)
+			} else if k < (*h)[0].id {
+				(*h)[0] = *it
+				heap.Fix(h, 0)
 			}
 		}
 		sh.mu.RUnlock()
 	}
+	out := []identity(*h)
+	slices.SortFunc(out, func(a, b identity) int { return strings.Compare(a.id, b.id) })
 	return out
+}
+
+// idHeap is a max-heap of identities by ID.
+type idHeap []identity
+
+func (h idHeap) Len() int           { return len(h) }
+func (h idHeap) Less(i, j int) bool { return h[i].id > h[j].id }
+func (h idHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *idHeap) Push(x any)        { *h = append(*h, x.(identity)) }
+func (h *idHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
 
 // copyTo copies every identity and assignment, and the issuer's key, into
