@@ -203,6 +203,14 @@
 // issuer: it signs whatever it is asked for, for anyone who can reach it,
 // and no service should trust it beyond a developer's machine or a test.
 //
+// Served over plain HTTP (without -tls, as an embedded emulator is), the
+// issuer is an http URL on a loopback host. tokenservice/oidc fetches an
+// issuer's discovery document and keys over https only, except from a
+// loopback host: a loopback address cannot be reached from another
+// machine, so nothing on the network can read or change those fetches,
+// and the bearer tokens themselves never travel to the issuer. Any other
+// host needs https (-tls, trusted through SSL_CERT_FILE or the like).
+//
 // The emulator accepts its own issuer's tokens as bearer credentials,
 // signature checked, without AllowBearer: a token with aud
 // https://communication.azure.com (and the oid and tid it always has) makes
