@@ -166,6 +166,7 @@ type Emulator struct {
 	opaque        opaqueTokens
 	issuer        issuer // the development OIDC issuer's key
 	remoteInspect bool
+	loaded        DataFileStatus
 }
 
 var guidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)

@@ -17,6 +17,26 @@ import (
 // Options.MaxDataFileBytes is 0.
 const DefaultMaxDataFileBytes = datafile.DefaultMaxBytes
 
+// DataFileStatus is what New found in Options.DataFile.
+type DataFileStatus struct {
+	// Path is the data file, its symbolic links resolved; empty without
+	// a DataFile.
+	Path string
+	// Existed reports whether the file existed; if not, New created it.
+	Existed bool
+	// Format is the format the file was in: 4, or an older one migrated.
+	Format int
+	// Identities is how many identities it held, deleted ones included.
+	Identities int
+	// ChangesReplayed is how many journal lines New applied on top of
+	// the file's full copy of the state.
+	ChangesReplayed int
+}
+
+// DataFileStatus reports what New found in the data file, as it also logs
+// at Info.
+func (e *Emulator) DataFileStatus() DataFileStatus { return e.loaded }
+
 // freeze copies the whole state, its identities sorted by ID, so that the
 // copy holds exactly the changes recorded so far, and returns it with
 // their number.
@@ -108,7 +128,9 @@ func (e *Emulator) openDataFile(path string, o *Options) (err error) {
 			logf(slog.LevelWarn, fmt.Sprintf("data file migrated from format %d to format %d", df.Format, datafile.Format), "file", name, "identities", len(df.State.Identities))
 		}
 		logf(slog.LevelInfo, "data file loaded", "file", name, "identities", len(df.State.Identities), "changes replayed", df.Changes)
+		e.loaded = DataFileStatus{Existed: true, Format: df.Format, Identities: len(df.State.Identities), ChangesReplayed: df.Changes}
 	}
+	e.loaded.Path = file
 	datafile.RemoveStaleCopies(file)
 	p := datafile.NewPersister(datafile.Config{
 		Path: file, Name: name, Limit: o.JournalLimit, Lock: lock, Logf: logf,

@@ -27,7 +27,11 @@ func devFlags(fs *flag.FlagSet) func(*emulator.Options) error {
 	}
 }
 
-// announceDev tells where the development OIDC issuer is.
+// announceDev tells what the data file held and where the development
+// OIDC issuer is.
 func announceDev(stderr io.Writer, srv *emulator.Server) {
+	if st := srv.Emulator.DataFileStatus(); st.Existed {
+		fmt.Fprintf(stderr, "acsidentity-emulator: data file %s loaded: %d identities, %d changes replayed\n", st.Path, st.Identities, st.ChangesReplayed)
+	}
 	fmt.Fprintf(stderr, "acsidentity-emulator: development OIDC issuer (signs for anyone who can reach it) at %s%s\n", srv.URL, emulator.OIDCIssuerPath)
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -49,6 +50,25 @@ func TestRunSeedAndInspect(t *testing.T) {
 	cancel()
 	if code := <-done; code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	// A second start says what it loaded.
+	ctx, cancel = context.WithCancel(context.Background())
+	pr2, pw2 := io.Pipe()
+	var errb2 bytes.Buffer
+	go func() {
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-seed", seed, "-data", filepath.Join(dir, "state.json")}, pw2, &errb2)
+		pw2.Close()
+	}()
+	if _, err := bufio.NewReader(pr2).ReadString('\n'); err != nil {
+		t.Fatal(err)
+	}
+	go io.Copy(io.Discard, pr2)
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("second start: exit %d: %s", code, errb2.String())
+	}
+	if !regexp.MustCompile(`data file .*state.json loaded: 2 identities, \d+ changes replayed`).MatchString(errb2.String()) {
+		t.Errorf("the second start does not say what it loaded:\n%s", errb2.String())
 	}
 	if want := "development OIDC issuer (signs for anyone who can reach it) at " + endpoint + emulator.OIDCIssuerPath; !strings.Contains(errb.String(), want) {
 		t.Errorf("stderr does not say %q:\n%s", want, errb.String())
