@@ -18,20 +18,22 @@ import (
 
 // The data file is tamper-evident: since format 2 it is an envelope
 //
-//	{"format":3,"sha256":"<hex>","state":{...}}
+//	{"format":4,"journalEnd":"...","sha256":"<hex>","state":{...}}
 //
 // whose sha256 is the SHA-256 of the state's bytes exactly as written, so
 // that any edit, even one that keeps the JSON valid, is refused rather than
 // loaded. It is a checksum, not a signature: it catches damage and hand
 // edits, not someone who can write the file (and so could recompute it;
-// the file holds the signing key anyway). Format 3 adds the journal of
-// changes after the envelope (see journal.go); format 2 is the envelope
-// alone and is read as it is. Format 1, the state's fields and "format":1
-// in one object without a checksum, is read only when asked
-// (Options.MigrateLegacyDataFile): nothing could tell an edit to it, such
-// as a revocation taken out, from what the emulator saved. The next save
-// writes format 3.
+// the file holds the signing key anyway). Format 3 added the journal of
+// changes after the envelope (see journal.go), and format 4 the record of
+// where the journal ends (journalEnd, below). Formats 1 (the state's
+// fields and "format":1 in one object, without a checksum), 2 (the
+// envelope alone) and 3 (no journalEnd) are read only when asked
+// (Options.MigrateLegacyDataFile): nothing could tell an edit to format 1,
+// such as a revocation taken out, or lines cut from the end of the others,
+// from what the emulator saved. The next save writes format 4.
 const (
+	// Format is the format the emulator writes.
 	Format           = 4
 	journalFormat    = 3
 	envelopeFormat   = 2
@@ -42,7 +44,7 @@ const (
 // ends: the file's length up to the end of the last saved line, and that
 // line's sum (the state's when there is no line),
 //
-//	"JournalEnd": "<20-digit length> <64 hex digits>"
+//	"journalEnd": "<20-digit length> <64 hex digits>"
 //
 // always at byte JournalEndOffset and always JournalEndSize bytes long, so
 // that a save rewrites it in place after it appends (and syncs) the lines.
@@ -54,13 +56,13 @@ const (
 	JournalEndSize   = 20 + 1 + 2*sha256.Size
 )
 
-// JournalEnd is the value of the "JournalEnd" field.
+// JournalEnd is the value of the "journalEnd" field.
 func JournalEnd(length int64, tip [32]byte) []byte {
 	b := fmt.Appendf(make([]byte, 0, JournalEndSize), "%020d %x", length, tip)
 	return b
 }
 
-// parseJournalEnd reads the value of the "JournalEnd" field.
+// parseJournalEnd reads the value of the "journalEnd" field.
 func parseJournalEnd(s string) (int64, [32]byte, error) {
 	var tip [32]byte
 	bad := fmt.Errorf(`"journalEnd" is %q, not "<20-digit length> <64 hex digits>"`, s)

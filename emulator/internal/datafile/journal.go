@@ -34,10 +34,13 @@ import (
 // written in the background and replaces the file with the changes it
 // does not cover (compaction).
 //
-// A crash can leave the last line incomplete: its change was never
-// acknowledged (a save syncs before anything is acknowledged), so loading
-// drops it and says so. A complete line that does not check out is
-// refused like any other damage.
+// A save syncs the lines it appends, then records where the journal now
+// ends (format 4's journalEnd) and syncs again, all before anything is
+// acknowledged. So a crash can leave, after the recorded end, complete
+// lines (they check out and load) and an incomplete last line, whose
+// change was never acknowledged: loading drops it and says so. A complete
+// line that does not check out, or a journal that ends before its recorded
+// end, is refused like any other damage.
 
 // Change is one journal line: the new state of what one request changed,
 // and the token sequence when it was made.
