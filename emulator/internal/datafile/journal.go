@@ -382,15 +382,6 @@ func (ch *Change) check() error {
 	return nil
 }
 
-// replay applies changes, in order, to st.
-func (st *State) replay(changes []Change) {
-	rp := newReplay(st)
-	for i := range changes {
-		rp.apply(&changes[i])
-	}
-	rp.finish()
-}
-
 // replayState applies journal changes to a saved state one at a time.
 type replayState struct {
 	st    *State
