@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -150,24 +151,24 @@ func (k *issuerKey) verify(token string) (payload []byte, mine bool, ok bool) {
 
 // issuer holds the issuer's key once it is made.
 type issuer struct {
-	mu  sync.Mutex // held while the key is made
-	key *issuerKey // set once, under mu and the store's assignment lock
+	mu  sync.Mutex                // held while the key is made
+	key atomic.Pointer[issuerKey] // set once, under mu and the store's assignment lock
 }
 
-// current returns the key if one exists (for checking bearer tokens).
-func (e *Emulator) issuerKeyNow() *issuerKey {
-	e.issuer.mu.Lock()
-	defer e.issuer.mu.Unlock()
-	return e.issuer.key
-}
+// issuerKeyNow returns the key if one exists (for checking bearer
+// tokens), without waiting for one being made.
+func (e *Emulator) issuerKeyNow() *issuerKey { return e.issuer.key.Load() }
 
 // issuerSigningKey returns the issuer's key, making it (and saving it
 // with the state, which the caller then commits) on first use.
 func (e *Emulator) issuerSigningKey() (*issuerKey, error) {
+	if k := e.issuer.key.Load(); k != nil {
+		return k, nil
+	}
 	e.issuer.mu.Lock()
 	defer e.issuer.mu.Unlock()
-	if e.issuer.key != nil {
-		return e.issuer.key, nil
+	if k := e.issuer.key.Load(); k != nil {
+		return k, nil
 	}
 	priv, err := rsa.GenerateKey(rand.Reader, oidcKeyBits)
 	if err != nil {
@@ -181,7 +182,7 @@ func (e *Emulator) issuerSigningKey() (*issuerKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	e.store.setIssuerKey(der, func() { e.issuer.key = k })
+	e.store.setIssuerKey(der, func() { e.issuer.key.Store(k) })
 	return k, nil
 }
 

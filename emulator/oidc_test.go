@@ -211,3 +211,27 @@ func TestOIDCKeyPersisted(t *testing.T) {
 		}
 	}
 }
+
+// TestOIDCKeyMadeOnce: token requests racing for the issuer's first key
+// all get tokens signed by the one key the JWKS publishes.
+func TestOIDCKeyMadeOnce(t *testing.T) {
+	t.Parallel()
+	_, c := start(t, &Options{DataFile: filepath.Join(t.TempDir(), "state.json")})
+	toks := make([]string, 8)
+	done := make(chan int)
+	for i := range toks {
+		go func() {
+			r := c.send(req{method: "POST", path: OIDCIssuerPath + "/token", body: `{"sub":"alice","aud":"x"}`})
+			var tok OIDCToken
+			json.Unmarshal(r.body, &tok)
+			toks[i] = tok.AccessToken
+			done <- i
+		}()
+	}
+	for range toks {
+		<-done
+	}
+	for _, tok := range toks {
+		verifyRS256(t, c, tok)
+	}
+}

@@ -160,7 +160,7 @@ func (e *Emulator) load(df *datafile.State) error {
 		if err != nil {
 			return err
 		}
-		e.issuer.key = k
+		e.issuer.key.Store(k)
 	}
 	// A file saved by an emulator before the token sequence was read last
 	// can hold a revocation above it; start above every revocation.
