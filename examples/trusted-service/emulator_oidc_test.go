@@ -106,3 +106,46 @@ func testEmulatorIssuer(t *testing.T, em *emulator.Server, env map[string]string
 	}
 	wantError(t, "another audience", h.send(hostRequest{method: "GET", path: "/api/token", header: mint(`{"sub":"alice","aud":"api://other"}`)}), http.StatusUnauthorized, "InvalidToken")
 }
+
+// TestEndToEndEmbeddedEmulatorOIDCIssuer: the README's main command with
+// TRUSTED_SERVICE_OIDC_ISSUER=emulator trusts its embedded emulator's
+// development issuer, at the address TRUSTED_SERVICE_EMULATOR_ADDR gives:
+// a token minted there for alice gets an ACS token (the same identity
+// twice), another audience or no token 401, and the X-Caller-Id header buys
+// nothing.
+func TestEndToEndEmbeddedEmulatorOIDCIssuer(t *testing.T) {
+	t.Parallel()
+	emulatorURL := "http://127.0.0.1:" + freePort(t)
+	h := startAsFunctionsHost(t, map[string]string{
+		envOIDCIssuer:   "emulator",
+		envOIDCAudience: "api://acs-test",
+		envEmulatorAddr: strings.TrimPrefix(emulatorURL, "http://"),
+	})
+	issuer := emulatorURL + emulator.OIDCIssuerPath
+	mint := func(body string) map[string]string {
+		t.Helper()
+		resp, err := http.Post(issuer+"/token", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var tok struct {
+			AccessToken string `json:"access_token"`
+		}
+		json.NewDecoder(resp.Body).Decode(&tok)
+		if resp.StatusCode != http.StatusOK || tok.AccessToken == "" {
+			t.Fatalf("POST %s/token: %d", issuer, resp.StatusCode)
+		}
+		return map[string]string{"Authorization": "Bearer " + tok.AccessToken}
+	}
+	alice := `{"sub":"alice","aud":"api://acs-test"}`
+	first := wantToken(t, "alice", h.send(hostRequest{method: "GET", path: "/api/token", header: mint(alice)}), true)
+	second := wantToken(t, "alice again", h.send(hostRequest{method: "GET", path: "/api/token", header: mint(alice)}), true)
+	if first.User.CommunicationUserID != second.User.CommunicationUserID {
+		t.Errorf("the same sub got two identities: %s and %s", first.User.CommunicationUserID, second.User.CommunicationUserID)
+	}
+	wantError(t, "another audience", h.send(hostRequest{method: "GET", path: "/api/token", header: mint(`{"sub":"alice","aud":"api://other"}`)}), http.StatusUnauthorized, "InvalidToken")
+	if r := h.send(hostRequest{method: "GET", path: "/api/token", header: map[string]string{"X-Caller-Id": "alice"}}); r.status != http.StatusUnauthorized {
+		t.Errorf("X-Caller-Id without a bearer token: %d, want 401 (body %s)", r.status, r.body)
+	}
+}
