@@ -214,9 +214,24 @@ func decodeSegment(s string) ([]byte, error) {
 
 // authenticateBearer accepts an Entra ID token by its claims alone.
 func (c *call) authenticateBearer(token string) bool {
+	// A token of the emulator's own OIDC issuer is checked, and accepted
+	// without AllowBearer: the emulator signed it.
+	if k := c.e.issuerKeyNow(); k != nil {
+		if _, mine, ok := k.verify(token); mine && !ok {
+			return c.deny("the bearer token names the key of the emulator's OIDC issuer but its signature does not match.")
+		} else if mine {
+			return c.acceptBearer(token)
+		}
+	}
 	if !c.e.allowBearer {
 		return c.deny("bearer (Microsoft Entra ID) authentication is not enabled on this emulator; start it with AllowBearer (-allow-bearer) or sign the request with the access key.")
 	}
+	return c.acceptBearer(token)
+}
+
+// acceptBearer accepts a bearer token whose claims are right; its
+// signature is checked, or not, by the caller.
+func (c *call) acceptBearer(token string) bool {
 	cl, err := decodeJWT(token)
 	if err != nil {
 		return c.deny("the bearer token is not a JWT with a JSON payload.")

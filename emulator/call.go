@@ -268,3 +268,17 @@ func targetName(field string) string {
 	}
 	return strings.ToUpper(field[:1]) + field[1:]
 }
+
+// strictUnmarshal decodes b, one JSON value, into v, refusing unknown
+// fields.
+func strictUnmarshal(b []byte, v any) error {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.DisallowUnknownFields()
+	if err := d.Decode(v); err != nil {
+		return err
+	}
+	if d.More() {
+		return errors.New("more than one JSON value")
+	}
+	return nil
+}

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/acsgo/acsidentity/emulator/internal/datafile"
 	"github.com/acsgo/acsidentity/internal/testutil"
 )
 
@@ -54,6 +55,13 @@ func flipLast(s string) (from, to []byte) {
 		flipped[len(flipped)-1] = 'a'
 	}
 	return []byte(unique), flipped
+}
+
+// testEnvelope is the start of a data file, as a test reads it.
+type testEnvelope struct {
+	Format int             `json:"format"`
+	SHA256 string          `json:"sha256"`
+	State  json.RawMessage `json:"state"`
 }
 
 // journalLines splits a data file into its envelope and journal lines.
@@ -110,8 +118,8 @@ func TestDataFileTamperEvident(t *testing.T) {
 		{"a field of another version", func(b []byte) []byte {
 			return resum(t, bytes.Replace(b, []byte(`"tokenSeq"`), []byte(`"futureField": 1, "tokenSeq"`), 1))
 		}, `unknown field "futureField"`},
-		{"format 4", func(b []byte) []byte { return bytes.Replace(b, []byte(`"format": 3`), []byte(`"format": 4`), 1) }, "unsupported format 4"},
-		{"no format", func(b []byte) []byte { return bytes.Replace(b, []byte(`"format": 3,`), nil, 1) }, `no "format" field`},
+		{"format 5", func(b []byte) []byte { return bytes.Replace(b, []byte(`"format": 4`), []byte(`"format": 5`), 1) }, "unsupported format 5"},
+		{"no format", func(b []byte) []byte { return bytes.Replace(b, []byte(`"format": 4,`), nil, 1) }, `no "format" field`},
 		{"format 1, its checksum dropped", func(b []byte) []byte { return toLegacy(t, b) }, "-migrate-data"},
 		{"one hex digit of an identity in the journal", func(b []byte) []byte { return bytes.Replace(b, inJournal, flippedInJournal, 1) }, "change 1 (line"},
 		{"the journal's first line taken out", func(b []byte) []byte { return lines(b, func(l [][]byte) [][]byte { return l[1:] }) }, "change 1 (line"},
@@ -160,7 +168,7 @@ func TestDataFileTamperEvident(t *testing.T) {
 func toLegacy(t *testing.T, b []byte) []byte {
 	t.Helper()
 	head, _ := journalLines(t, b)
-	var env envelope
+	var env testEnvelope
 	if err := json.Unmarshal(head, &env); err != nil {
 		t.Fatal(err)
 	}
@@ -181,15 +189,18 @@ func toLegacy(t *testing.T, b []byte) []byte {
 func resum(t *testing.T, b []byte) []byte {
 	t.Helper()
 	env, lines := journalLines(t, b)
-	var e envelope
+	var e testEnvelope
 	if err := json.Unmarshal(env, &e); err != nil {
 		t.Fatal(err)
 	}
 	sum := sha256.Sum256(e.State)
 	out := bytes.Replace(env, []byte(e.SHA256), fmt.Appendf(nil, "%x", sum), 1)
 	for _, l := range lines {
-		ch := l[len(linePrefix)+64+len(lineMiddle) : len(l)-len(lineSuffix)]
-		out, sum = appendLine(out, sum, ch)
+		ch := l[len(datafile.LinePrefix)+64+len(datafile.LineMiddle) : len(l)-len(datafile.LineSuffix)]
+		out, sum = datafile.AppendLine(out, sum, ch)
+	}
+	if bytes.HasPrefix(out, []byte(datafile.EnvelopeHead)) {
+		copy(out[datafile.JournalEndOffset:], datafile.JournalEnd(int64(len(out)), sum))
 	}
 	return out
 }
@@ -223,7 +234,7 @@ func legacyFile(t *testing.T, drop string) (path, id string) {
 }
 
 // TestLegacyDataFile: a format 1 file loads only when asked, and is then
-// saved as format 3, and the migration is logged. Its tokens issued after
+// saved as format 4, and the migration is logged. Its tokens issued after
 // the restart are valid even though a saved revocation is above the saved
 // token sequence.
 func TestLegacyDataFile(t *testing.T) {
@@ -249,8 +260,8 @@ func TestLegacyDataFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := decodeDataFile(b, false); err != nil || !bytes.Contains(b, []byte(`"format": 3`)) {
-		t.Errorf("the file was not migrated to format 3 (%v):\n%s", err, b)
+	if _, err := datafile.Decode(b, false); err != nil || !bytes.Contains(b, []byte(`"format": 4`)) {
+		t.Errorf("the file was not migrated to format 4 (%v):\n%s", err, b)
 	}
 }
 
@@ -307,11 +318,11 @@ func TestSavedSequenceCoversRevocations(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		df, err := decodeDataFile(b, false)
+		df, err := datafile.Decode(b, false)
 		if err != nil {
 			t.Fatal(err)
 		}
-		st := df.state
+		st := df.State
 		for _, si := range st.Identities {
 			if si.RevokedSeq > st.TokenSeq {
 				t.Fatalf("snapshot %d: identity %s revoked at %d, above the saved sequence %d", n, si.ID, si.RevokedSeq, st.TokenSeq)

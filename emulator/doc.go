@@ -153,12 +153,71 @@
 //   - GET /.well-known/jwks.json answers the Ed25519 signing key as an OKP
 //     JWK with a kid (Emulator.PublicKey in process).
 //   - GET / and GET /.emulator/health answer 200 for readiness checks.
-//   - In process only, Emulator.Identities lists every identity (deleted
-//     ones included), so a test can check that retries made no duplicate.
+//   - In process, Emulator.Identities lists every identity (deleted ones
+//     included), so a test can check that retries made no duplicate.
+//   - GET /.emulator/identities answers a page of the identities held
+//     ({"value":[{"id","customId","createdOn","lastTokenIssuedOn",
+//     "tokensRevokedOn","deletedOn"}],"nextLink":...}, sorted by ID; query
+//     maxPageSize (1 to 1000, default 100), after and includeDeleted=true),
+//     and GET /.emulator/identities/{id} one of them, deleted or not
+//     (Emulator.ListIdentities and Emulator.Identity in process).
+//     POST /.emulator/reset removes every identity, tombstones included,
+//     custom ID and assignment, in the data file too, and answers 204
+//     (Emulator.Reset); the signing keys and the token sequence stay, so no
+//     token of before is valid again (they report "invalid"). A seed
+//     (Options.Seed, -seed FILE, POST /.emulator/seed, Emulator.Seed:
+//     {"identities":[{"customId":"alice"},{"id":"8:acs:<resource>_<unique>"}]})
+//     creates known identities unless they exist, so a data file seeded at
+//     every start does not grow. These endpoints answer only requests that
+//     reached the emulator on a loopback address (403 InspectionNotAllowed
+//     otherwise) unless Options.AllowRemoteInspection
+//     (-allow-remote-inspection) is set, and pass the Host check like every
+//     route.
+//   - A development OpenID Connect issuer at {endpoint}/.emulator/oidc (see
+//     below).
 //   - Options.OpaqueTokens (-opaque-tokens) issues encrypted tokens that
 //     clients cannot decode, five-part JWEs of the usual JWTs, to test
 //     clients that must assume a token's lifetime. The real service's
 //     encrypted form is not public; this is a stand-in.
+//
+// # Development OpenID Connect issuer
+//
+// To try a service's bearer path offline (tokenservice/oidc, the trusted
+// service's TRUSTED_SERVICE_OIDC_ISSUER), the emulator is an OIDC issuer
+// at {endpoint}/.emulator/oidc, its URL as the client reached the emulator
+// (https with -tls): a discovery document at
+// {issuer}/.well-known/openid-configuration, its RSA key at {issuer}/jwks,
+// and POST {issuer}/token, which takes {"sub":"alice","aud":"api://my-app"}
+// with optional "scp" (space-separated), "oid", "tid", "azp" (GUIDs) and
+// "expiresInMinutes" (1 to 1440, default 60) and answers
+// {"access_token":"<RS256 JWT>","token_type":"Bearer","expires_in":3600}
+// (Emulator.MintOIDCToken in process). The token carries iss, sub, aud,
+// iat, nbf, exp, oid (derived from sub when not given, so the same
+// subject is always the same user), tid (DevelopmentTenantID when not
+// given), azp and appid (DevelopmentClientID when not given), scp, ver
+// 2.0 and jti. Its iss is the issuer as the token request reached the
+// emulator, so ask for tokens at the address the service knows the issuer
+// by (in a container network, its name there). The key is made on first
+// use and kept in the data file, so
+// a restarted emulator still verifies its tokens. It is a development
+// issuer: it signs whatever it is asked for, for anyone who can reach it,
+// and no service should trust it beyond a developer's machine or a test.
+//
+// Served over plain HTTP (without -tls, as an embedded emulator is), the
+// issuer is an http URL on a loopback host. tokenservice/oidc fetches an
+// issuer's discovery document and keys over https only, except from a
+// loopback host: a loopback address cannot be reached from another
+// machine, so nothing on the network can read or change those fetches,
+// and the bearer tokens themselves never travel to the issuer. Any other
+// host needs https (-tls, trusted through SSL_CERT_FILE or the like).
+//
+// The emulator accepts its own issuer's tokens as bearer credentials,
+// signature checked, without AllowBearer: a token with aud
+// https://communication.azure.com (and the oid and tid it always has) makes
+// the Teams Phone extension and Entra ID exchanges work offline, and one
+// with aud https://auth.msft.communication.azure.com the Teams user
+// exchange (appId DevelopmentClientID, userId its oid). A token that names
+// the issuer's key with a wrong signature is refused.
 //
 // Fault injection (Emulator.InjectFault, the -fault flag) answers a status
 // such as 503 or 429 instead of acting, acts and then fails
@@ -189,22 +248,41 @@
 // revoke and delete is there, no token revoked before the crash is valid,
 // and every token issued after the restart is valid until revoked: every
 // saved change carries the token sequence, which is never below a saved
-// revocation. A crash can cut the journal's last line short; that change
-// was never acknowledged, and loading drops it with a warning.
+// revocation. A crash can cut short a line appended after the journal's
+// recorded end (below); that change was never acknowledged, and loading
+// drops it with a warning.
 //
-// The file is tamper-evident. Format 3 is {"format":3,"sha256":...,
-// "state":{...}} with the SHA-256 of the state's bytes as written, then
-// lines {"sha256":...,"change":{...}} whose SHA-256 chains each to the one
-// before. A mismatch, a missing or unknown field or an unusable value (a
-// signing key that is not 32 bytes, say) stops New with an error that names
-// the file, the line and what is wrong; nothing of such a file is loaded.
-// The checksums catch damage and hand edits, not someone who can write the
-// file, and not the removal of whole lines from its end. A format 2 file
-// (the copy alone) is read and saved as format 3. A format 1 file has no
-// checksum, so nothing could tell an edit to it (a revocation taken out,
-// say) from what was saved: it is refused unless
+// The file is tamper-evident. Format 4 is {"format":4,"journalEnd":...,
+// "sha256":...,"state":{...}} with the SHA-256 of the state's bytes as
+// written, then lines {"sha256":...,"change":{...}} whose SHA-256 chains
+// each to the one before. "journalEnd" records where the journal ends: the
+// file's length up to its last saved line and that line's SHA-256. A save
+// appends its lines and syncs them, then rewrites journalEnd in place (a
+// fixed-size field) and syncs again before anything is acknowledged, so a
+// crash can leave lines past the recorded end (they load) but never a
+// recorded end past the lines. A mismatch, lines cut from the journal's
+// end, a missing or unknown field or an unusable value (a signing key that
+// is not 32 bytes, say) stops New with an error that names the file, the
+// line and what is wrong, and the remedy (restore a good copy, or remove
+// the file to start with an empty state); nothing of such a file is
+// loaded. The checksums catch damage, hand edits and cuts, not someone who
+// rewrites the file with its checksums. Older formats are refused unless
 // Options.MigrateLegacyDataFile (-migrate-data) is set, and then loaded,
-// with every field required, saved as format 3 and the migration logged.
+// with every field required, saved as format 4 and the migration logged:
+// format 1 has no checksum, so nothing could tell an edit to it (a
+// revocation taken out, say) from what was saved, and formats 2 (the copy
+// alone) and 3 (the copy and the journal) do not record where the journal
+// ends, so a file cut or stripped back to one of them looks whole. At
+// start the emulator logs, at Info, how many identities it loaded and how
+// many changes it replayed.
+//
+// The file is read as a stream, a journal line at a time: the chain is
+// checked in order while the changes are decoded in parallel batches, so a
+// journal of 1,000,000 lines starts in about a second on two cores with a
+// few tens of megabytes (BenchmarkOpenLongJournal). A DataFile that is not
+// a regular file (a device such as /dev/zero, a FIFO, a directory) is
+// refused before it is read, and so is one larger than
+// Options.MaxDataFileBytes (-max-data-file, 1 GiB by default).
 //
 // A symbolic link as DataFile is followed: the file it leads to is locked
 // and written, so the link stays a link. Only one emulator may use a data

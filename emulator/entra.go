@@ -26,23 +26,8 @@ func (c *call) entraExchange() {
 	if !ok {
 		return
 	}
-	st := c.e.store
-	var found *wire.EntraAssignment
-	st.assignMu.RLock()
-	if a, ok := st.entra[oid]; ok && a.PrincipalType == "user" && a.TenantID == tid {
-		found = &a
-	} else if a, ok := st.entra[tid]; ok && a.PrincipalType == "tenant" {
-		found = &a
-	} else {
-		for _, g := range c.bearer.Groups {
-			if a, ok := st.entra[strings.ToLower(g)]; ok && a.PrincipalType == "group" && a.TenantID == tid {
-				found = &a
-				break
-			}
-		}
-	}
-	st.assignMu.RUnlock()
-	if found == nil {
+	found, ok := c.e.store.entraCovering(tid, oid, c.bearer.Groups)
+	if !ok {
 		c.forbidden(fmt.Sprintf("No Entra ID assignment covers object '%s' in tenant '%s'.", oid, tid))
 		return
 	}
@@ -86,10 +71,7 @@ func (c *call) entraGet() {
 	if !ok || !c.commit() {
 		return
 	}
-	st := c.e.store
-	st.assignMu.RLock()
-	a, found := st.entra[p[0]]
-	st.assignMu.RUnlock()
+	a, found := c.e.store.entraAssignment(p[0])
 	if !found {
 		c.assignmentNotFound()
 		return
@@ -111,12 +93,7 @@ func (c *call) entraPut() {
 	if !c.validEntra(&a) {
 		return
 	}
-	st := c.e.store
-	st.assignMu.Lock()
-	_, existed := st.entra[p[0]]
-	st.entra[p[0]] = a
-	st.changed(change{Entra: []wire.EntraAssignment{a}})
-	st.assignMu.Unlock()
+	existed := c.e.store.putEntra(a)
 	if !c.commit() {
 		return
 	}
@@ -134,11 +111,7 @@ func (c *call) entraDelete() {
 	if !ok {
 		return
 	}
-	st := c.e.store
-	st.assignMu.Lock()
-	delete(st.entra, p[0])
-	st.changed(change{EntraDeleted: []string{p[0]}})
-	st.assignMu.Unlock()
+	c.e.store.deleteEntra(p[0])
 	if c.commit() {
 		c.noContent()
 	}
@@ -156,85 +129,69 @@ func (c *call) entraPatch() {
 		c.validation("", "The request body must be a JSON object mapping object IDs to assignments or null.")
 		return
 	}
-	type edit struct {
-		key string
-		a   *wire.EntraAssignment // nil: remove
-	}
 	keys := make([]string, 0, len(req))
 	for k := range req {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	st := c.e.store
-	st.assignMu.Lock()
-	edits := make([]edit, 0, len(keys))
-	for _, k := range keys {
-		if !isGUID(k) {
-			st.assignMu.Unlock()
-			c.validation("ObjectId", fmt.Sprintf("ObjectId '%s' is not a valid GUID.", k))
-			return
-		}
-		key := strings.ToLower(k)
-		raw := bytes.TrimSpace(req[k])
-		if bytes.Equal(raw, []byte("null")) {
-			edits = append(edits, edit{key: key})
-			continue
-		}
-		a, existed := st.entra[key]
-		a.ObjectID = key
-		if existed {
-			a.ClientIDs = slices.Clone(a.ClientIDs)
-		} else {
-			a.ClientIDs = []string{}
-		}
-		var patch struct {
-			TenantID      *string          `json:"tenantId"`
-			PrincipalType *string          `json:"principalType"`
-			ClientIDs     *json.RawMessage `json:"clientIds"`
-		}
-		if err := json.Unmarshal(raw, &patch); err != nil {
-			st.assignMu.Unlock()
-			c.validation(k, fmt.Sprintf("The value for '%s' must be an assignment object or null.", k))
-			return
-		}
-		if patch.TenantID != nil {
-			a.TenantID = *patch.TenantID
-		}
-		if patch.PrincipalType != nil {
-			a.PrincipalType = *patch.PrincipalType
-		}
-		if patch.ClientIDs != nil {
-			var ids []string
-			if err := json.Unmarshal(*patch.ClientIDs, &ids); err != nil {
-				st.assignMu.Unlock()
-				c.validation("ClientIds", "ClientIds must be an array of GUID strings.")
-				return
+	// The plan runs under the assignments' lock, so that the patch
+	// merges into the assignments as they are when it is applied.
+	plan := func(get func(string) (wire.EntraAssignment, bool)) ([]entraEdit, bool) {
+		edits := make([]entraEdit, 0, len(keys))
+		for _, k := range keys {
+			if !isGUID(k) {
+				c.validation("ObjectId", fmt.Sprintf("ObjectId '%s' is not a valid GUID.", k))
+				return nil, false
 			}
-			if ids == nil {
-				ids = []string{}
+			key := strings.ToLower(k)
+			raw := bytes.TrimSpace(req[k])
+			if bytes.Equal(raw, []byte("null")) {
+				edits = append(edits, entraEdit{key: key})
+				continue
 			}
-			a.ClientIDs = ids
+			a, existed := get(key)
+			a.ObjectID = key
+			if existed {
+				a.ClientIDs = slices.Clone(a.ClientIDs)
+			} else {
+				a.ClientIDs = []string{}
+			}
+			var patch struct {
+				TenantID      *string          `json:"tenantId"`
+				PrincipalType *string          `json:"principalType"`
+				ClientIDs     *json.RawMessage `json:"clientIds"`
+			}
+			if err := json.Unmarshal(raw, &patch); err != nil {
+				c.validation(k, fmt.Sprintf("The value for '%s' must be an assignment object or null.", k))
+				return nil, false
+			}
+			if patch.TenantID != nil {
+				a.TenantID = *patch.TenantID
+			}
+			if patch.PrincipalType != nil {
+				a.PrincipalType = *patch.PrincipalType
+			}
+			if patch.ClientIDs != nil {
+				var ids []string
+				if err := json.Unmarshal(*patch.ClientIDs, &ids); err != nil {
+					c.validation("ClientIds", "ClientIds must be an array of GUID strings.")
+					return nil, false
+				}
+				if ids == nil {
+					ids = []string{}
+				}
+				a.ClientIDs = ids
+			}
+			if !c.validEntra(&a) {
+				return nil, false
+			}
+			edits = append(edits, entraEdit{key: key, a: &a})
 		}
-		if !c.validEntra(&a) {
-			st.assignMu.Unlock()
-			return
-		}
-		edits = append(edits, edit{key: key, a: &a})
+		return edits, true
 	}
-	var saved change // one line, so that the patch is saved whole or not at all
-	for _, ed := range edits {
-		if ed.a == nil {
-			delete(st.entra, ed.key)
-			saved.EntraDeleted = append(saved.EntraDeleted, ed.key)
-		} else {
-			st.entra[ed.key] = *ed.a
-			saved.Entra = append(saved.Entra, *ed.a)
-		}
+	if !c.e.store.patchEntra(plan) {
+		return
 	}
-	if len(edits) > 0 {
-		st.changed(saved)
-	}
-	st.assignMu.Unlock()
 	if c.commit() {
 		c.writePage("")
 	}
@@ -267,24 +224,8 @@ func (c *call) writePage(after string) {
 			size = n
 		}
 	}
-	st := c.e.store
-	st.assignMu.RLock()
-	keys := make([]string, 0, len(st.entra))
-	for k := range st.entra {
-		if k > after {
-			keys = append(keys, k)
-		}
-	}
-	sort.Strings(keys)
-	more := len(keys) > size
-	if more {
-		keys = keys[:size]
-	}
-	page := wire.EntraAssignmentList{Value: make([]wire.EntraAssignment, 0, len(keys))}
-	for _, k := range keys {
-		page.Value = append(page.Value, st.entra[k])
-	}
-	st.assignMu.RUnlock()
+	value, more := c.e.store.entraPage(after, size)
+	page := wire.EntraAssignmentList{Value: value}
 	if more {
 		scheme := "http"
 		if c.r.TLS != nil {
@@ -292,7 +233,7 @@ func (c *call) writePage(after string) {
 		}
 		q := url.Values{}
 		q.Set("api-version", c.version)
-		q.Set("skipToken", base64.RawURLEncoding.EncodeToString([]byte(keys[len(keys)-1])))
+		q.Set("skipToken", base64.RawURLEncoding.EncodeToString([]byte(value[len(value)-1].ObjectID)))
 		if size != c.e.pageSize {
 			q.Set("maxpagesize", strconv.Itoa(size))
 		}

@@ -34,6 +34,7 @@ func (e *Emulator) serveExtension(w http.ResponseWriter, r *http.Request, path s
 		return false
 	}
 	c := &call{e: e, w: w, r: r, deadline: deadline}
+	defer func() { e.extBodies.give(c.bodyHeld) }()
 	only := func(methods ...string) bool {
 		for _, m := range methods {
 			if r.Method == m {
@@ -57,15 +58,9 @@ func (e *Emulator) serveExtension(w http.ResponseWriter, r *http.Request, path s
 		if !only(http.MethodPost) {
 			return true
 		}
-		var b []byte
-		if r.Body != nil {
-			body, held, err := e.extBodies.readAll(r.Body, r.ContentLength)
-			defer e.extBodies.give(held)
-			if err != nil {
-				c.bodyFailed(err, &e.extBodies)
-				return true
-			}
-			b = body
+		b, ok := c.extensionBody()
+		if !ok {
+			return true
 		}
 		var req struct {
 			Token string `json:"token"`
@@ -81,7 +76,30 @@ func (e *Emulator) serveExtension(w http.ResponseWriter, r *http.Request, path s
 		}
 		c.writeJSON(http.StatusOK, out)
 	default:
-		c.fail(http.StatusNotFound, "NotFound", "The requested resource was not found.", "")
+		switch {
+		case strings.HasPrefix(path, OIDCIssuerPath+"/"):
+			e.serveOIDC(c, strings.TrimPrefix(path, OIDCIssuerPath), only)
+		case path == IdentitiesPath || strings.HasPrefix(path, IdentitiesPath+"/") || path == ResetPath || path == SeedPath:
+			e.serveInspection(c, path, only)
+		default:
+			c.fail(http.StatusNotFound, "NotFound", "The requested resource was not found.", "")
+		}
 	}
 	return true
+}
+
+// extensionBody reads the body of an extension request within the
+// extension routes' limits; on failure it has answered.
+func (c *call) extensionBody() ([]byte, bool) {
+	r, e := c.r, c.e
+	if r.Body == nil {
+		return nil, true
+	}
+	body, held, err := e.extBodies.readAll(r.Body, r.ContentLength)
+	c.bodyHeld += held // given back by serveExtension
+	if err != nil {
+		c.bodyFailed(err, &e.extBodies)
+		return nil, false
+	}
+	return body, true
 }

@@ -167,7 +167,7 @@ func (c *call) commit() bool {
 	if c.e.persist == nil {
 		return true
 	}
-	if err := c.e.persist.sync(); err != nil {
+	if err := c.e.persist.Sync(); err != nil {
 		c.fail(http.StatusInternalServerError, "InternalServerError", "The emulator could not save the change to its data file.", "")
 		return false
 	}
@@ -204,30 +204,15 @@ func (c *call) create() {
 		it  identity
 		tok issued
 	)
-	st := e.store
+	var custom string
 	if req.CustomID != nil {
-		st.customMu.Lock()
-		id, ok := st.custom[*req.CustomID]
-		if !ok {
-			id = e.idPrefix + newUnique()
-			st.custom[*req.CustomID] = id
-			st.add(&identity{id: id, customID: *req.CustomID, created: now})
-		}
-		st.with(id, func(p *identity) {
-			if len(scopes) > 0 {
-				tok = e.stamp(p, now, life)
-			}
-			it = *p
-		})
-		st.customMu.Unlock()
-	} else {
-		p := &identity{id: e.idPrefix + newUnique(), created: now}
+		custom = *req.CustomID
+	}
+	it = e.store.create(custom, now, func() string { return e.idPrefix + newUnique() }, func(p *identity) {
 		if len(scopes) > 0 {
 			tok = e.stamp(p, now, life)
 		}
-		it = *p
-		st.add(p)
-	}
+	})
 	res := wire.AccessTokenResult{Identity: c.wireIdentity(it)}
 	if len(scopes) > 0 {
 		res.AccessToken = e.token(it.id, scopes, tok)

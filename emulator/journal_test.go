@@ -6,10 +6,12 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/acsgo/acsidentity/emulator/internal/datafile"
 	"github.com/acsgo/acsidentity/internal/testutil"
 	"github.com/acsgo/acsidentity/internal/wire"
 )
@@ -31,7 +33,13 @@ func TestJournalAppends(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.HasPrefix(b, first) {
+	// Only the journal's recorded end changes in place.
+	blank := func(b []byte) []byte {
+		b = bytes.Clone(b)
+		copy(b[datafile.JournalEndOffset:], make([]byte, datafile.JournalEndSize))
+		return b
+	}
+	if !bytes.HasPrefix(blank(b), blank(first)) {
 		t.Fatal("a save rewrote the file's full copy of the state")
 	}
 	_, lines := journalLines(t, b)
@@ -40,8 +48,9 @@ func TestJournalAppends(t *testing.T) {
 	}
 }
 
-// TestJournalTornTail: a last line that a crash cut short (its change was
-// never acknowledged) is dropped with a warning, and the rest loads.
+// TestJournalTornTail: a last line that a crash cut short after the
+// recorded end of the journal (its change was never acknowledged) is
+// dropped with a warning, and the rest loads.
 func TestJournalTornTail(t *testing.T) {
 	t.Parallel()
 	path, id, token, journaled := savedFile(t)
@@ -49,10 +58,10 @@ func TestJournalTornTail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env, lines := journalLines(t, b)
-	last := lines[len(lines)-1]
+	_, lines := journalLines(t, b)
+	last := lines[len(lines)-1] // a line as the next save would append it
 	for _, cut := range []int{1, len(last) / 2, len(last) - 1} {
-		torn := append(bytes.Join(append([][]byte{env}, lines[:len(lines)-1]...), nil), last[:cut]...)
+		torn := append(bytes.Clone(b), last[:cut]...)
 		file := filepath.Join(t.TempDir(), "state.json")
 		if err := os.WriteFile(file, torn, 0o600); err != nil {
 			t.Fatal(err)
@@ -60,14 +69,14 @@ func TestJournalTornTail(t *testing.T) {
 		var logs testutil.SyncBuffer
 		e, err := New(&Options{DataFile: file, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 		if err != nil {
-			t.Fatalf("cut %d bytes into the last line: %v", cut, err)
+			t.Fatalf("a torn line of %d bytes after the journal's end: %v", cut, err)
 		}
 		ids := map[string]bool{}
 		for _, it := range e.Identities() {
 			ids[it.ID] = true
 		}
-		if len(ids) != 3 || !ids[id] || !ids[journaled] {
-			t.Errorf("cut %d bytes into the last line: identities %v, want the first three", cut, ids)
+		if len(ids) != 4 || !ids[id] || !ids[journaled] {
+			t.Errorf("a torn line of %d bytes: identities %v, want all four", cut, ids)
 		}
 		if st := e.Introspect(token); st.Status != StatusValid {
 			t.Errorf("the token is %s", st.Status)
@@ -77,15 +86,17 @@ func TestJournalTornTail(t *testing.T) {
 		}
 		e.Close()
 		again, _ := os.ReadFile(file)
-		if df, err := decodeDataFile(again, false); err != nil || df.torn != 0 {
+		if df, err := datafile.Decode(again, false); err != nil || df.Torn != 0 {
 			t.Errorf("after the restart the file does not load cleanly: %v", err)
 		}
 	}
 }
 
-// TestFormat2Loads: a format 2 file (the envelope alone, checksummed)
-// loads without being asked and is saved as format 3.
-func TestFormat2Loads(t *testing.T) {
+// TestOlderFormatsNeedMigration: a format 2 file (the testEnvelope alone) or
+// 3 (no record of the journal's end) is refused unless migration is
+// asked for, since a cut could not be told from it; then it loads and is
+// saved as format 4.
+func TestOlderFormatsNeedMigration(t *testing.T) {
 	t.Parallel()
 	path, id, token, _ := savedFile(t)
 	e, err := New(&Options{DataFile: path}) // folds the journal into a full copy
@@ -94,23 +105,34 @@ func TestFormat2Loads(t *testing.T) {
 	}
 	e.Close()
 	b, _ := os.ReadFile(path)
-	v2 := bytes.Replace(b, []byte(`"format": 3`), []byte(`"format": 2`), 1)
-	file := filepath.Join(t.TempDir(), "state.json")
-	os.WriteFile(file, v2, 0o600)
-	e, err = New(&Options{DataFile: file})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	if st := e.Introspect(token); st.Status != StatusValid || st.User != id {
-		t.Errorf("after loading format 2 the token is %s for %s", st.Status, st.User)
-	}
-	if after, _ := os.ReadFile(file); !bytes.Contains(after, []byte(`"format": 3`)) {
-		t.Error("the file was not saved as format 3")
+	head := regexp.MustCompile(`"format": 4,\n "journalEnd": "[0-9a-f ]+",`)
+	for _, format := range []int{2, 3} {
+		old := head.ReplaceAll(b, fmt.Appendf(nil, `"format": %d,`, format))
+		file := filepath.Join(t.TempDir(), "state.json")
+		os.WriteFile(file, old, 0o600)
+		if e, err := New(&Options{DataFile: file}); err == nil {
+			e.Close()
+			t.Fatalf("format %d loaded without MigrateLegacyDataFile", format)
+		} else if msg := err.Error(); !strings.Contains(msg, fmt.Sprintf("format %d", format)) || !strings.Contains(msg, "-migrate-data") || !strings.Contains(msg, datafile.Remedy) {
+			t.Errorf("format %d: the refusal %q does not name the format, the flag and the datafile.Remedy", format, msg)
+		}
+		e, err = New(&Options{DataFile: file, MigrateLegacyDataFile: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st := e.Introspect(token); st.Status != StatusValid || st.User != id {
+			t.Errorf("after loading format %d the token is %s for %s", format, st.Status, st.User)
+		}
+		e.Close()
+		if after, _ := os.ReadFile(file); !bytes.HasPrefix(after, []byte(datafile.EnvelopeHead)) {
+			t.Errorf("format %d was not saved as format 4", format)
+		}
 	}
 	// A format 2 file cannot have a journal.
-	os.WriteFile(file+"2", append(v2, `{"sha256":"00","change":{}}`+"\n"...), 0o600)
-	if e, err := New(&Options{DataFile: file + "2"}); err == nil || !strings.Contains(err.Error(), "more after the state") {
+	v2 := head.ReplaceAll(b, []byte(`"format": 2,`))
+	file := filepath.Join(t.TempDir(), "state.json")
+	os.WriteFile(file, append(v2, `{"sha256":"00","change":{}}`+"\n"...), 0o600)
+	if e, err := New(&Options{DataFile: file, MigrateLegacyDataFile: true}); err == nil || !strings.Contains(err.Error(), "more after the state") {
 		if e != nil {
 			e.Close()
 		}
@@ -204,7 +226,7 @@ func TestDataFileReplaced(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := c.createUser(v)
-	if err := writeFileAtomic(path, []byte("someone else's file")); err != nil {
+	if err := datafile.WriteFileAtomic(path, []byte("someone else's file")); err != nil {
 		t.Fatal(err)
 	}
 	d := c.createUser(v)

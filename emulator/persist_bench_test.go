@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/acsgo/acsidentity/emulator/internal/datafile"
 	"github.com/acsgo/acsidentity/internal/hmacauth"
 )
 
@@ -102,11 +103,11 @@ func writeBenchState(b *testing.B, path string, n int) {
 	b.Helper()
 	seed := make([]byte, 32)
 	rand.Read(seed)
-	st := savedState{ResourceID: DevelopmentResourceID, SigningKey: seed}
+	st := datafile.State{ResourceID: DevelopmentResourceID, SigningKey: seed}
 	now := time.Now().UTC()
 	prefix := "8:acs:" + DevelopmentResourceID + "_"
 	for i := range n {
-		si := savedIdentity{ID: prefix + newUnique(), Created: now.Add(-time.Duration(n-i) * time.Second)}
+		si := datafile.Identity{ID: prefix + newUnique(), Created: now.Add(-time.Duration(n-i) * time.Second)}
 		if i%4 == 0 {
 			si.LastIssued = now
 		}
@@ -115,7 +116,7 @@ func writeBenchState(b *testing.B, path string, n int) {
 		}
 		st.Identities = append(st.Identities, si)
 	}
-	data, _, err := encodeDataFile(&st)
+	data, _, err := datafile.Encode(&st)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -146,7 +147,7 @@ func BenchmarkFullCopy(b *testing.B) {
 				t0 := time.Now()
 				e.copyState()
 				frozen += time.Since(t0)
-				if _, err := p.writeCopy(); err != nil {
+				if _, err := p.WriteCopy(); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/acsgo/acsidentity/emulator/internal/datafile"
 	"github.com/acsgo/acsidentity/internal/hmacauth"
 	"github.com/acsgo/acsidentity/internal/wire"
 )
@@ -254,7 +255,7 @@ func TestConcurrentMixed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := writeFileAtomic(file, b); err != nil {
+	if err := datafile.WriteFileAtomic(file, b); err != nil {
 		t.Fatal(err)
 	}
 	e2, err := New(&Options{DataFile: file})

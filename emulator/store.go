@@ -1,12 +1,17 @@
 package emulator
 
 import (
+	"container/heap"
 	"errors"
+	"fmt"
 	"hash/maphash"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/acsgo/acsidentity/emulator/internal/datafile"
 	"github.com/acsgo/acsidentity/internal/wire"
 )
 
@@ -45,16 +50,19 @@ type store struct {
 	assignMu sync.RWMutex
 	teams    map[teamsKey]wire.TeamsExtensionAssignment
 	entra    map[string]wire.EntraAssignment // objectId (lower case) -> assignment
+	// issuerKey is the OIDC issuer's key (PKCS #8), nil until made;
+	// guarded by assignMu.
+	issuerKey []byte
 
 	// journal, when there is a data file, is called with the lock that
 	// guards a change still held, after every change, with the change as
 	// the data file records it; the locks put the calls in the order the
 	// changes were made.
-	journal func(change)
+	journal func(datafile.Change)
 }
 
 // changed reports a change to the journal, if there is one.
-func (s *store) changed(ch change) {
+func (s *store) changed(ch datafile.Change) {
 	if s.journal != nil {
 		s.journal(ch)
 	}
@@ -64,7 +72,7 @@ func (s *store) changed(ch change) {
 // is one.
 func (s *store) identityChanged(it *identity) {
 	if s.journal != nil {
-		s.journal(change{Identity: savedOf(it)})
+		s.journal(datafile.Change{Identity: savedOf(it)})
 	}
 }
 
@@ -143,6 +151,121 @@ func (s *store) getOrCreate(id string, now time.Time, seq func() uint64, fn func
 	s.identityChanged(it)
 }
 
+// create makes an identity and returns a copy of it, taken after fn ran
+// on it (under its lock, to stamp a token, say). With a custom ID it
+// returns the live identity that has it, if there is one, rather than
+// make another. newID names a new identity.
+func (s *store) create(customID string, now time.Time, newID func() string, fn func(*identity)) identity {
+	var out identity
+	if customID == "" {
+		p := &identity{id: newID(), created: now}
+		fn(p)
+		out = *p
+		s.add(p)
+		return out
+	}
+	s.customMu.Lock()
+	defer s.customMu.Unlock()
+	id, ok := s.custom[customID]
+	if !ok {
+		id = newID()
+		s.custom[customID] = id
+		s.add(&identity{id: id, customID: customID, created: now})
+	}
+	s.with(id, func(p *identity) {
+		fn(p)
+		out = *p
+	})
+	return out
+}
+
+// seedIdentity creates the identity id with customID (either may be
+// empty, not both; newID names it when id is) unless it exists, deleted
+// or not, or its custom ID names a live identity already. It returns a
+// copy of the identity that now has the ID or custom ID, and an error
+// if the two name different identities.
+func (s *store) seedIdentity(id, customID string, now time.Time, newID func() string) (identity, error) {
+	s.customMu.Lock()
+	defer s.customMu.Unlock()
+	if customID != "" {
+		if have, ok := s.custom[customID]; ok {
+			if id != "" && have != id {
+				return identity{}, fmt.Errorf("custom ID %q already names %s, not %s", customID, have, id)
+			}
+			it, _ := s.lookup(have)
+			return it, nil
+		}
+	}
+	if id != "" {
+		if it, ok := s.lookup(id); ok {
+			if customID != "" && it.customID != customID {
+				return identity{}, fmt.Errorf("identity %s exists without custom ID %q", id, customID)
+			}
+			return it, nil
+		}
+	} else {
+		id = newID()
+	}
+	it := &identity{id: id, customID: customID, created: now}
+	if customID != "" {
+		s.custom[customID] = id
+	}
+	s.add(it)
+	return *it, nil
+}
+
+// lookup returns a copy of the identity id, deleted or not.
+func (s *store) lookup(id string) (identity, bool) {
+	sh := s.shard(id)
+	sh.mu.RLock()
+	defer sh.mu.RUnlock()
+	it, ok := sh.m[id]
+	if !ok {
+		return identity{}, false
+	}
+	return *it, true
+}
+
+// lockAll takes every lock of the store, in order, and returns the
+// function that releases them.
+func (s *store) lockAll() func() {
+	s.customMu.Lock()
+	for i := range s.shards {
+		s.shards[i].mu.Lock()
+	}
+	s.assignMu.Lock()
+	return func() {
+		s.assignMu.Unlock()
+		for i := range s.shards {
+			s.shards[i].mu.Unlock()
+		}
+		s.customMu.Unlock()
+	}
+}
+
+// reset removes every identity (tombstones too), custom ID and
+// assignment.
+func (s *store) reset() {
+	defer s.lockAll()()
+	for i := range s.shards {
+		clear(s.shards[i].m)
+	}
+	clear(s.custom)
+	clear(s.teams)
+	clear(s.entra)
+	s.changed(datafile.Change{Reset: true})
+}
+
+// setIssuerKey records the OIDC issuer's new key (PKCS #8) and runs set,
+// which installs it, under the lock that orders it with the state copies.
+func (s *store) setIssuerKey(der []byte, set func()) {
+	s.assignMu.Lock()
+	defer s.assignMu.Unlock()
+	set()
+	s.issuerKey = der
+	s.changed(datafile.Change{IssuerKey: der})
+}
+
 // remove marks id deleted. It reports whether a live identity was deleted.
 func (s *store) remove(id string, now time.Time) bool {
 	s.customMu.Lock()
@@ -200,6 +323,109 @@ func (s *store) all() []identity {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
 	return out
+}
+
+// page returns copies of the first n identities, in ID order, whose IDs
+// sort after id (from the first with id empty), tombstones only if deleted
+// is set. It keeps the n smallest in a heap as it scans, so a page costs a
+// scan of the store, not a sort of it.
+func (s *store) page(id string, n int, deleted bool) []identity {
+	h := &idHeap{}
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.RLock()
+		for k, it := range sh.m {
+			if k <= id || (!deleted && it.deleted) {
+				continue
+			}
+			if h.Len() < n {
+				heap.Push(h, *it)
+			} else if k < (*h)[0].id {
+				(*h)[0] = *it
+				heap.Fix(h, 0)
+			}
+		}
+		sh.mu.RUnlock()
+	}
+	out := []identity(*h)
+	slices.SortFunc(out, func(a, b identity) int { return strings.Compare(a.id, b.id) })
+	return out
+}
+
+// idHeap is a max-heap of identities by ID.
+type idHeap []identity
+
+func (h idHeap) Len() int           { return len(h) }
+func (h idHeap) Less(i, j int) bool { return h[i].id > h[j].id }
+func (h idHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *idHeap) Push(x any)        { *h = append(*h, x.(identity)) }
+func (h *idHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// copyTo copies every identity and assignment, and the issuer's key, into
+// st with every lock held, runs during under them too (to read what must
+// match the copy exactly), and returns the highest revocation sequence.
+func (s *store) copyTo(st *datafile.State, during func()) uint64 {
+	defer s.lockAll()()
+	total := 0
+	for i := range s.shards {
+		total += len(s.shards[i].m)
+	}
+	st.IssuerKey = s.issuerKey
+	st.Identities = make([]datafile.Identity, 0, total)
+	st.Teams = make([]wire.TeamsExtensionAssignment, 0, len(s.teams))
+	st.Entra = make([]wire.EntraAssignment, 0, len(s.entra))
+	var revoked uint64
+	for i := range s.shards {
+		for _, it := range s.shards[i].m {
+			st.Identities = append(st.Identities, *savedOf(it))
+			revoked = max(revoked, it.revokedSeq)
+		}
+	}
+	for _, a := range s.teams {
+		st.Teams = append(st.Teams, a)
+	}
+	for _, a := range s.entra {
+		st.Entra = append(st.Entra, a)
+	}
+	during()
+	return revoked
+}
+
+// load fills the store, which is new, from a saved state and returns the
+// highest revocation sequence.
+func (s *store) load(st *datafile.State) uint64 {
+	defer s.lockAll()()
+	var revoked uint64
+	for _, si := range st.Identities {
+		it := &identity{id: si.ID, customID: si.CustomID, created: si.Created, lastIssued: si.LastIssued,
+			revokedAt: si.RevokedAt, revokedSeq: si.RevokedSeq, deleted: si.Deleted, deletedAt: si.DeletedAt}
+		s.shard(it.id).m[it.id] = it
+		if it.customID != "" && !it.deleted {
+			s.custom[it.customID] = it.id
+		}
+		revoked = max(revoked, si.RevokedSeq)
+	}
+	for _, a := range st.Teams {
+		s.teams[teamsKey{a.TenantID, a.ObjectID}] = a
+	}
+	for _, a := range st.Entra {
+		s.entra[a.ObjectID] = a
+	}
+	s.issuerKey = st.IssuerKey
+	return revoked
+}
+
+// savedOf is the saved form of it.
+func savedOf(it *identity) *datafile.Identity {
+	return &datafile.Identity{
+		ID: it.id, CustomID: it.customID, Created: it.created, LastIssued: it.lastIssued,
+		RevokedAt: it.revokedAt, RevokedSeq: it.revokedSeq, Deleted: it.deleted, DeletedAt: it.deletedAt,
+	}
 }
 
 // count returns the number of live identities.

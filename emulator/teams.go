@@ -122,10 +122,7 @@ func (c *call) teamsExtensionExchange() {
 	if !ok {
 		return
 	}
-	st := c.e.store
-	st.assignMu.RLock()
-	a, found := st.teams[teamsKey{tid, oid}]
-	st.assignMu.RUnlock()
+	a, found := c.e.store.teamsAssignment(tid, oid)
 	if !found {
 		c.forbidden(fmt.Sprintf("No Teams Phone extension assignment exists for object '%s' in tenant '%s'.", oid, tid))
 		return
@@ -171,10 +168,7 @@ func (c *call) teamsAssignmentGet() {
 	if !ok || !c.commit() {
 		return
 	}
-	st := c.e.store
-	st.assignMu.RLock()
-	a, found := st.teams[teamsKey{p[0], p[1]}]
-	st.assignMu.RUnlock()
+	a, found := c.e.store.teamsAssignment(p[0], p[1])
 	if !found {
 		c.assignmentNotFound()
 		return
@@ -205,12 +199,7 @@ func (c *call) teamsAssignmentPut() {
 		return
 	}
 	a := wire.TeamsExtensionAssignment{ObjectID: p[1], TenantID: p[0], PrincipalType: req.PrincipalType, ClientIDs: req.ClientIDs}
-	st := c.e.store
-	st.assignMu.Lock()
-	_, existed := st.teams[teamsKey{p[0], p[1]}]
-	st.teams[teamsKey{p[0], p[1]}] = a
-	st.changed(change{Teams: []wire.TeamsExtensionAssignment{a}})
-	st.assignMu.Unlock()
+	existed := c.e.store.putTeams(a)
 	if !c.commit() {
 		return
 	}
@@ -228,11 +217,7 @@ func (c *call) teamsAssignmentDelete() {
 	if !ok {
 		return
 	}
-	st := c.e.store
-	st.assignMu.Lock()
-	delete(st.teams, teamsKey{p[0], p[1]})
-	st.changed(change{TeamsDeleted: []teamsRef{{TenantID: p[0], ObjectID: p[1]}}})
-	st.assignMu.Unlock()
+	c.e.store.deleteTeams(p[0], p[1])
 	if c.commit() {
 		c.noContent()
 	}

@@ -232,7 +232,7 @@ func (s *crashState) work(c *acsidentity.Client, stop <-chan struct{}) {
 
 // checkSavedSequence reads the data file as the kill left it: no identity
 // may be revoked above the saved token sequence, or the first tokens
-// issued after a restart would count as revoked. In format 3 the file is
+// issued after a restart would count as revoked. In format 4 the file is
 // a copy of the state and then a journal of changes, each with the token
 // sequence when it was made: the check holds after every change.
 func checkSavedSequence(t *testing.T, round int, data string) {
@@ -294,7 +294,7 @@ func checkSavedSequence(t *testing.T, round int, data string) {
 			check(fmt.Sprintf("journal line %d", i), *it)
 		}
 	}
-	if file.Format != 3 {
-		t.Errorf("round %d: the data file is format %d, want 3", round, file.Format)
+	if file.Format != 4 {
+		t.Errorf("round %d: the data file is format %d, want 4", round, file.Format)
 	}
 }

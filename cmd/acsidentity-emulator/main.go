@@ -100,11 +100,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		faults      faultList
 		allowHosts  hostList
 		maxConns    = fs.Int("max-conns", 0, "most `connections` kept open; at the cap a new one closes the one idle longest (default: half the open-file limit less 64, at most 1024)")
-		migrate     = fs.Bool("migrate-data", false, "load a -data file of format 1 (no checksum), which is otherwise refused, and save it with a checksum")
+		migrate     = fs.Bool("migrate-data", false, "load a -data file of an older format, which is otherwise refused (1 has no checksum; 2 and 3 do not record where their journal ends), and save it as format 4")
 		journal     = fs.Int64("journal-limit", 0, "`bytes` of changes the -data file collects after its last full copy of the state before it is compacted (default: the size of that copy or 1 MiB, whichever is more)")
 	)
 	fs.Var(&allowHosts, "allow-host", "accept this `name` in the Host header besides loopback names (repeatable; * for any); only checked when listening on loopback, to stop DNS rebinding")
 	fs.Var(&faults, "fault", "inject a fault (repeatable); `spec` is STATUS|drop[:COUNT[:OPERATION]][:after-commit][:retry-after=SECONDS], e.g. 503:3:create, 503:1:create:after-commit, drop:1, 429:2:issueToken:retry-after=5; operations: "+strings.Join(emulator.Operations(), ", "))
+	applyDev := devFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: acsidentity-emulator [flags]\n\nServes an emulator of the Azure Communication Services Identity REST API and prints its\nconnection string (endpoint=...;accesskey=...) on standard output. SIGINT/SIGTERM stop it.\n\nEvery flag can be set by an environment variable instead: -tls by ACSIDENTITY_EMULATOR_TLS=true,\n-cert-out by ACSIDENTITY_EMULATOR_CERT_OUT=FILE, and so on; the command line wins.\n`acsidentity-emulator health -h` tells how to probe a running emulator (for container health checks).\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -140,6 +141,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		MigrateLegacyDataFile: *migrate,
 		JournalLimit:          *journal,
 	}
+	if err := applyDev(opts); err != nil {
+		fmt.Fprintf(stderr, "acsidentity-emulator: %v\n", err)
+		return 1
+	}
 	// Warnings (a data file migrated or no longer saved, the connection
 	// cap reached) always go to standard error; -v adds every request.
 	level := slog.LevelWarn
@@ -164,6 +169,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "acsidentity-emulator: TLS certificate written to %s\n", *certOut)
 	}
 	fmt.Fprintf(stderr, "acsidentity-emulator: serving on %s\n", srv.URL)
+	announceDev(stderr, srv)
 	fmt.Fprintln(stdout, srv.ConnectionString())
 	if f, ok := stdout.(*os.File); ok {
 		f.Sync()

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/acsgo/acsidentity/emulator"
 	"github.com/acsgo/acsidentity/tokenservice"
 	"github.com/acsgo/acsidentity/tokenservice/oidc"
 )
@@ -43,7 +44,13 @@ const (
 	envCustomIDKey    = "TRUSTED_SERVICE_CUSTOM_ID_KEY"
 	envLogFormat      = "TRUSTED_SERVICE_LOG_FORMAT"
 	envLogLevel       = "TRUSTED_SERVICE_LOG_LEVEL"
+	envEmulatorAddr   = "TRUSTED_SERVICE_EMULATOR_ADDR"
 )
+
+// oidcIssuerEmulator, as TRUSTED_SERVICE_OIDC_ISSUER, names the embedded
+// emulator's development OpenID Connect issuer, whose address is known only
+// once the emulator listens.
+const oidcIssuerEmulator = "emulator"
 
 // defaultPort is the port `func start` uses, so URLs match.
 const defaultPort = "7071"
@@ -70,10 +77,18 @@ type config struct {
 	connectionString string // secret: never log it
 	endpoint         string
 
+	// emulatorAddr is the loopback address the embedded emulator listens
+	// on ("127.0.0.1:0": any free port).
+	emulatorAddr string
+
 	log *slog.Logger
 	// oidc is nil when callers are not authenticated with bearer tokens.
-	oidc *oidc.Config
-	auth *oidc.Verifier
+	// auth is its verifier; with the embedded emulator's issuer
+	// (TRUSTED_SERVICE_OIDC_ISSUER=emulator) it is made once the emulator
+	// listens, and oidcFromEmulator says so.
+	oidc             *oidc.Config
+	auth             *oidc.Verifier
+	oidcFromEmulator bool
 	// service holds the tokenservice options read here (all but the
 	// authenticator and the logger).
 	service tokenservice.Options
@@ -185,6 +200,19 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 		c.backend = backendEntra
 	}
 
+	c.emulatorAddr = "127.0.0.1:0"
+	if s := env(envEmulatorAddr); s != "" {
+		if c.backend != backendEmulator {
+			return nil, configErrorf("%s is set, but the backend is a real ACS resource (%s): it is the address of the embedded emulator, which runs only when neither %s nor %s is set",
+				envEmulatorAddr, c.backend, envConnectionString, envEndpoint)
+		}
+		host, _, err := net.SplitHostPort(s)
+		if ip := net.ParseIP(host); err != nil || (host != "localhost" && (ip == nil || !ip.IsLoopback())) {
+			return nil, configErrorf("%s=%q must be a loopback host:port, such as 127.0.0.1:10780: the embedded emulator's key is public", envEmulatorAddr, s)
+		}
+		c.emulatorAddr = s
+	}
+
 	o := &c.service
 	if s := env(envAllowAnonymous); s != "" {
 		if o.AllowAnonymous, err = strconv.ParseBool(s); err != nil {
@@ -280,6 +308,17 @@ func (c *config) loadOIDC(env func(string) string) error {
 			envOIDCIssuer, envOIDCAudience, envOIDCJWKSURL, strings.Join(missing, ", "))
 	}
 	o := &oidc.Config{Issuer: issuer, Audiences: strings.Split(audience, ","), JWKSURL: jwks, RequiredScope: env(envOIDCScope), Logger: c.log}
+	if issuer == oidcIssuerEmulator {
+		if c.backend != backendEmulator {
+			return configErrorf("%s=%s names the embedded emulator's development issuer, but the backend is a real ACS resource (%s): set the issuer's URL",
+				envOIDCIssuer, oidcIssuerEmulator, c.backend)
+		}
+		if jwks != "" {
+			return configErrorf("%s is set with %s=%s: the embedded emulator's issuer has a discovery document; unset %s",
+				envOIDCJWKSURL, envOIDCIssuer, oidcIssuerEmulator, envOIDCJWKSURL)
+		}
+		c.oidcFromEmulator = true
+	}
 	if s := env(envOIDCAlgorithms); s != "" {
 		for a := range strings.SplitSeq(s, ",") {
 			o.Algorithms = append(o.Algorithms, strings.TrimSpace(a))
@@ -294,7 +333,17 @@ func (c *config) loadOIDC(env func(string) string) error {
 			o.MinRefresh = -1 // no minimum
 		}
 	}
-	auth, err := oidc.New(*o)
+	check := *o
+	if c.oidcFromEmulator {
+		// The issuer's address is known once the emulator listens
+		// (useEmulatorIssuer); the other fields are checked now.
+		check.Issuer = "http://127.0.0.1" + emulator.OIDCIssuerPath
+		check.Logger = slog.New(slog.DiscardHandler) // not the issuer used
+	}
+	auth, err := oidc.New(check)
+	if c.oidcFromEmulator {
+		auth = nil
+	}
 	if ce, ok := errors.AsType[*oidc.ConfigError](err); ok {
 		return configErrorf("%s: %s", oidcFields[ce.Field], ce.Problem)
 	} else if err != nil {

@@ -298,6 +298,16 @@ func TestLoadConfig(t *testing.T) {
 		{name: "bad burst", env: map[string]string{envRateBurst: "0"}, wantErr: envRateBurst},
 		{name: "short custom ID key", env: map[string]string{envCustomIDKey: "c2VjcmV0"}, wantErr: envCustomIDKey},
 		{name: "stray argument", args: []string{"serve"}, wantErr: "unexpected argument"},
+		{name: "the embedded emulator's issuer", env: map[string]string{envOIDCIssuer: "emulator", envOIDCAudience: "api://acs-test", envEmulatorAddr: "127.0.0.1:10780"}, check: func(t *testing.T, c *config) {
+			if c.backend != backendEmulator || !c.oidcFromEmulator || c.auth != nil || c.oidc == nil || c.service.AllowAnonymous || c.service.DevelopmentCallers || c.emulatorAddr != "127.0.0.1:10780" {
+				t.Errorf("config = %+v", c)
+			}
+		}},
+		{name: "the emulator's issuer with a real resource", env: map[string]string{envConnectionString: cs, envOIDCIssuer: "emulator", envOIDCAudience: "api://x"}, wantErr: "embedded emulator's development issuer"},
+		{name: "the emulator's issuer with a JWKS URL", env: map[string]string{envOIDCIssuer: "emulator", envOIDCAudience: "api://x", envOIDCJWKSURL: "https://idp.example/keys"}, wantErr: "unset " + envOIDCJWKSURL},
+		{name: "the emulator's issuer, bad audience", env: map[string]string{envOIDCIssuer: "emulator", envOIDCAudience: ","}, wantErr: envOIDCAudience},
+		{name: "emulator address off loopback", env: map[string]string{envEmulatorAddr: "0.0.0.0:10780"}, wantErr: "loopback"},
+		{name: "emulator address with a real resource", env: map[string]string{envConnectionString: cs, envAllowAnonymous: "true", envEmulatorAddr: "127.0.0.1:10780"}, wantErr: envEmulatorAddr},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -28,6 +28,7 @@ import (
 	"github.com/acsgo/acsidentity"
 	"github.com/acsgo/acsidentity/emulator"
 	"github.com/acsgo/acsidentity/tokenservice"
+	"github.com/acsgo/acsidentity/tokenservice/oidc"
 )
 
 // shutdownTimeout is how long requests in flight get at SIGTERM.
@@ -187,6 +188,24 @@ func serveDebug(ctx context.Context, addr string, log *slog.Logger) (stop func()
 	return func() { srv.Close() }, nil
 }
 
+// useEmulatorIssuer makes the bearer-token verifier trust the embedded
+// emulator's development issuer at emulatorURL
+// (TRUSTED_SERVICE_OIDC_ISSUER=emulator), and says in the log how to get a
+// token from it.
+func useEmulatorIssuer(cfg *config, emulatorURL string) error {
+	o := *cfg.oidc
+	o.Issuer = strings.TrimSuffix(emulatorURL, "/") + emulator.OIDCIssuerPath
+	auth, err := oidc.New(o)
+	if err != nil {
+		return fmt.Errorf("the embedded emulator's OIDC issuer: %w", err)
+	}
+	cfg.oidc, cfg.auth = &o, auth
+	cfg.log.Warn("callers sign in with the embedded emulator's DEVELOPMENT OpenID Connect issuer, which signs a token for anyone who asks: "+
+		"POST {\"sub\":\"alice\",\"aud\":\""+o.Audiences[0]+"\"} to its token URL for a bearer token",
+		"issuer", o.Issuer, "token_url", o.Issuer+"/token")
+	return nil
+}
+
 // newACSClient makes the ACS client for the configured backend, with
 // tokenservice's recommended options. stop stops the embedded emulator, if
 // any.
@@ -202,14 +221,20 @@ func newACSClient(cfg *config) (c *acsidentity.Client, stop func(), err error) {
 	}
 	cs, stop := cfg.connectionString, func() {}
 	if cfg.backend == backendEmulator {
-		em, err := emulator.Start(nil)
+		em, err := emulator.Listen(cfg.emulatorAddr, nil)
 		if err != nil {
-			return nil, nil, fmt.Errorf("starting the embedded ACS emulator: %w", err)
+			return nil, nil, fmt.Errorf("starting the embedded ACS emulator on %s: %w", cfg.emulatorAddr, err)
 		}
 		cs, stop = em.ConnectionString(), func() { em.Close() }
 		cfg.log.Warn("no ACS resource is configured ("+envConnectionString+" or "+envEndpoint+"): "+
 			"using the embedded ACS Identity EMULATOR. This is NOT Azure: its tokens work only with the emulator, and its identities vanish when the service stops.",
 			"emulator_url", em.URL)
+		if cfg.oidcFromEmulator {
+			if err := useEmulatorIssuer(cfg, em.URL); err != nil {
+				stop()
+				return nil, nil, err
+			}
+		}
 	} else if parsed, err := acsidentity.ParseConnectionString(cs); err != nil {
 		return nil, nil, &configError{msg: envConnectionString + ": " + err.Error()} // never contains the key
 	} else {

@@ -1,4 +1,4 @@
-package emulator
+package datafile
 
 // closeBeforeRename reports whether the data file must be closed before a
 // new one is renamed over it: on Windows a file open without

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/acsgo/acsidentity/emulator/internal/datafile"
 	"github.com/acsgo/acsidentity/internal/hmacauth"
 	"github.com/acsgo/acsidentity/internal/wire"
 )
@@ -100,10 +101,11 @@ type Options struct {
 	// through DNS rebinding. "*" accepts any name. A server listening on
 	// any other address (0.0.0.0, say) accepts any name. New ignores it.
 	AllowedHosts []string
-	// MigrateLegacyDataFile lets New load a DataFile of format 1, which
-	// has no checksum, and save it with one; it logs the migration at Warn.
-	// Without it such a file is refused, since nothing could tell an edit
-	// to it from the state the emulator saved.
+	// MigrateLegacyDataFile lets New load a DataFile of an older format
+	// and save it as format 4; it logs the migration at Warn. Without it
+	// such a file is refused, since nothing could tell an edit to it (format
+	// 1 has no checksum) or lines cut from its journal's end (formats 2 and
+	// 3 do not record it) from the state the emulator saved.
 	MigrateLegacyDataFile bool
 	// JournalLimit is how many bytes of changes the DataFile may collect
 	// after its last full copy of the state before a new copy is written
@@ -122,33 +124,49 @@ type Options struct {
 	// service's encrypted form is not public; this is not it. Responses
 	// still carry expiresOn, and Introspect reads these tokens.
 	OpaqueTokens bool
+	// MaxDataFileBytes is the largest DataFile New reads; a larger one is
+	// refused, as is one that is not a regular file. 0 means
+	// DefaultMaxDataFileBytes (1 GiB).
+	MaxDataFileBytes int64
+	// AllowRemoteInspection lets the inspection and reset endpoints
+	// (/.emulator/identities, /.emulator/reset, /.emulator/seed) answer
+	// requests that reached the emulator on an address other than
+	// loopback; without it they answer 403 there. Methods such as
+	// Emulator.Reset are not affected.
+	AllowRemoteInspection bool
+	// Seed are identities New creates unless they exist (see
+	// Emulator.Seed); ReadSeedFile reads them from a file.
+	Seed []SeedIdentity
 }
 
 // Emulator is an in-process ACS Identity service. It implements
 // http.Handler and is safe for concurrent use.
 type Emulator struct {
-	key          *hmacauth.Key
-	resourceID   string
-	idPrefix     string // "8:acs:" + resourceID + "_"
-	allowBearer  bool
-	maxBody      int64
-	bodyTimeout  time.Duration
-	bodies       bodyBudget // the ACS routes'
-	extBodies    bodyBudget // the extension routes', which need no credentials
-	pageSize     int
-	logger       *slog.Logger
-	now          func() time.Time
-	signer       *signer
-	store        *store
-	tokenSeq     atomic.Uint64
-	faults       faultQueue
-	throttle     *throttler
-	persist      *persister
-	closed       atomic.Bool
-	supportedHdr []string
-	hosts        *hostFilter // nil: any Host; set by Listen
-	logRequests  bool
-	opaque       opaqueTokens
+	key           *hmacauth.Key
+	resourceID    string
+	idPrefix      string // "8:acs:" + resourceID + "_"
+	allowBearer   bool
+	maxBody       int64
+	bodyTimeout   time.Duration
+	bodies        bodyBudget // the ACS routes'
+	extBodies     bodyBudget // the extension routes', which need no credentials
+	pageSize      int
+	logger        *slog.Logger
+	now           func() time.Time
+	signer        *signer
+	store         *store
+	tokenSeq      atomic.Uint64
+	faults        faultQueue
+	throttle      *throttler
+	persist       *datafile.Persister
+	closed        atomic.Bool
+	supportedHdr  []string
+	hosts         *hostFilter // nil: any Host; set by Listen
+	logRequests   bool
+	opaque        opaqueTokens
+	issuer        issuer // the development OIDC issuer's key
+	remoteInspect bool
+	loaded        DataFileStatus
 }
 
 var guidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
@@ -191,17 +209,18 @@ func New(opts *Options) (*Emulator, error) {
 		o.Now = time.Now
 	}
 	e := &Emulator{
-		key:          hmacauth.NewKey(raw),
-		resourceID:   strings.ToLower(o.ResourceID),
-		allowBearer:  o.AllowBearer,
-		maxBody:      o.MaxBodyBytes,
-		bodyTimeout:  o.BodyTimeout,
-		pageSize:     o.PageSize,
-		logger:       o.Logger,
-		now:          o.Now,
-		store:        newStore(),
-		supportedHdr: []string{strings.Join(wire.Versions, ", ")},
-		opaque:       opaqueTokens{enabled: o.OpaqueTokens},
+		key:           hmacauth.NewKey(raw),
+		resourceID:    strings.ToLower(o.ResourceID),
+		allowBearer:   o.AllowBearer,
+		maxBody:       o.MaxBodyBytes,
+		bodyTimeout:   o.BodyTimeout,
+		pageSize:      o.PageSize,
+		logger:        o.Logger,
+		now:           o.Now,
+		store:         newStore(),
+		supportedHdr:  []string{strings.Join(wire.Versions, ", ")},
+		opaque:        opaqueTokens{enabled: o.OpaqueTokens},
+		remoteInspect: o.AllowRemoteInspection,
 	}
 	e.idPrefix = "8:acs:" + e.resourceID + "_"
 	e.logRequests = o.Logger != nil && o.Logger.Enabled(context.Background(), slog.LevelInfo)
@@ -221,6 +240,12 @@ func New(opts *Options) (*Emulator, error) {
 		}
 		e.signer = s
 	}
+	if len(o.Seed) > 0 {
+		if _, err := e.Seed(o.Seed); err != nil {
+			e.Close()
+			return nil, err
+		}
+	}
 	return e, nil
 }
 
@@ -235,7 +260,7 @@ func (e *Emulator) Close() error {
 		return nil
 	}
 	if e.persist != nil {
-		return e.persist.close()
+		return e.persist.Close()
 	}
 	return nil
 }
