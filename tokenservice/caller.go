@@ -13,8 +13,9 @@ import (
 type Caller struct {
 	// ID names the caller in the app's own terms (a user ID, a session's
 	// user name, an issuer and subject). The same ID always gets the same
-	// ACS identity, on every instance of the service (it becomes the
-	// identity's custom ID in ACS, hashed; see Options.CustomIDKey), and
+	// ACS identity, on every instance of the service (its hash keys the
+	// caller's record in Options.Identities, or without a store becomes
+	// the identity's custom ID in ACS; see Options.CustomIDKey), and
 	// different IDs never share one. Required.
 	ID string
 	// EntraObjectID is the Entra ID object ID (oid) of the signed-in user,

@@ -68,7 +68,8 @@ const (
 	// CodeCanceled: 503, the caller went away during the ACS call.
 	CodeCanceled = "Canceled"
 	// CodeInternalError: 500, a bug (a panic) in the service or the app's
-	// Authenticate.
+	// Authenticate, or an identity store's record that is not an ACS user
+	// ID.
 	CodeInternalError = "InternalError"
 )
 
