@@ -15,8 +15,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/acsgo/acsidentity/emulator"
 	"github.com/acsgo/acsidentity"
+	"github.com/acsgo/acsidentity/emulator"
 	"github.com/acsgo/acsidentity/tokenservice"
 	"github.com/acsgo/acsidentity/tokenservice/oidc"
 )
