@@ -55,7 +55,7 @@ case "$1" in
       kill -9 "$pid" 2>/dev/null || true
     fi
     # vfs layers and container mounts: unmount what is left, then remove.
-    grep -o " $dir/[^ ]*" /proc/mounts 2>/dev/null | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+    { grep -o " $dir/[^ ]*" /proc/mounts 2>/dev/null || true; } | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
     rm -rf "$dir"
     ;;
   *) usage ;;

@@ -265,7 +265,7 @@ start "$svc" --network "container:$emu2" -v "$work/emulator.crt:/etc/acs-emulato
   "$service_image"
 svc_port="$(published "$emu2" 8080)"
 for ((i = 0; i < 60; i++)); do
-  if curl -fsS -o /dev/null "http://127.0.0.1:$svc_port/"; then break; fi
+  if curl -fs -o /dev/null "http://127.0.0.1:$svc_port/"; then break; fi
   sleep 0.5
 done
 curl -fsS -o /dev/null "http://127.0.0.1:$svc_port/" || { "$engine" logs "$svc" >&2; fail "the service does not answer GET /"; }
