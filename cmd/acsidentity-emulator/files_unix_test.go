@@ -159,9 +159,21 @@ func TestCertOutPlantedForeignFile(t *testing.T) {
 	os.Mkdir(shared, 0o777)
 	os.Chmod(shared, 0o777|os.ModeSticky)
 	cmd, cert = runAs(plant(shared))
-	out, err := cmd.CombinedOutput()
-	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(out), "another user's file") {
-		t.Errorf("in a sticky directory: %v, %s; want exit 1 saying it may not replace another user's file", err, out)
+	var stderr2 bytes.Buffer
+	cmd.Stderr = &stderr2
+	stdout, _ = cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	n, _ := stdout.Read(line) // the connection string, or EOF when it exits
+	if n > 0 {
+		cmd.Process.Kill()
+		t.Errorf("in a sticky directory: it started serving (%q) with another user's file at -cert-out", line[:n])
+	}
+	err = cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(stderr2.String(), "another user's file") {
+		t.Errorf("in a sticky directory: %v, %s; want exit 1 saying it may not replace another user's file", err, stderr2.String())
 	}
 	if b, _ := os.ReadFile(cert); string(b) != "attacker's CA" {
 		t.Errorf("the planted file now holds %.20q", b)
