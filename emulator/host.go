@@ -26,7 +26,7 @@ type hostFilter struct{ g *hostguard.Guard }
 // allowed (Options.AllowedHosts). It fails on an entry of allowed that is
 // not a host name.
 func newHostFilter(allowed []string) (*hostFilter, error) {
-	g, err := hostguard.New(hostguard.Rules{Hosts: allowed, AnyIP: true, MachineName: true})
+	g, err := hostguard.New(hostguard.Rules{Hosts: allowed, Loopback: true, AnyIP: true, MachineName: true})
 	if err != nil {
 		return nil, fmt.Errorf("emulator: AllowedHosts: %w", err)
 	}

@@ -14,7 +14,8 @@
 // therefore answers only Host names that no page on another site can put
 // there:
 //
-//   - loopback names: localhost and the addresses 127.0.0.0/8 and ::1;
+//   - loopback names, when Rules.Loopback is set: localhost and the
+//     addresses 127.0.0.0/8 and ::1;
 //   - IP address literals, when Rules.AnyIP is set: a browser sends one
 //     only when the page's own URL holds it, so it connects to that
 //     address without asking DNS, and there is nothing to rebind (Vite and
@@ -69,9 +70,12 @@ func IsLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// Rules say which Host names a Guard allows, besides loopback names, which
-// every Guard allows.
+// Rules say which Host names a Guard allows.
 type Rules struct {
+	// Loopback allows loopback names (see IsLoopback): what a server on a
+	// developer's machine is called. A service behind a load balancer that
+	// answers only its own names leaves it unset.
+	Loopback bool
 	// Hosts are further names to allow, in any case: an exact name
 	// ("emulator", "dev.example.test"), an IP address ("192.0.2.7",
 	// "fd00::1", brackets optional), ".example.test" for that name and
@@ -91,6 +95,7 @@ type Rules struct {
 // is safe for concurrent use.
 type Guard struct {
 	any      bool
+	loopback bool
 	anyIP    bool
 	names    map[string]bool
 	suffixes []string // ".example.test"
@@ -99,7 +104,7 @@ type Guard struct {
 // New returns the Guard for r, or an error that names an entry of r.Hosts
 // that is not a host name.
 func New(r Rules) (*Guard, error) {
-	g := &Guard{anyIP: r.AnyIP, names: map[string]bool{"localhost": true}}
+	g := &Guard{loopback: r.Loopback, anyIP: r.AnyIP, names: map[string]bool{}}
 	for _, h := range r.Hosts {
 		name, err := parseAllowed(h)
 		if err != nil {
@@ -180,7 +185,7 @@ func (g *Guard) Allows(host string) bool {
 		return true
 	}
 	h := Name(host)
-	if g.names[h] {
+	if g.names[h] || g.loopback && h == "localhost" {
 		return true
 	}
 	for _, s := range g.suffixes {
@@ -189,7 +194,7 @@ func (g *Guard) Allows(host string) bool {
 		}
 	}
 	if ip := net.ParseIP(h); ip != nil {
-		return g.anyIP || ip.IsLoopback() || g.names[ip.String()]
+		return g.anyIP || g.loopback && ip.IsLoopback() || g.names[ip.String()]
 	}
 	return false
 }

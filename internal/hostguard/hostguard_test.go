@@ -65,17 +65,21 @@ func TestAllows(t *testing.T) {
 		name  string
 		rules Rules
 	}
-	loopbackOnly := rule{"loopback only", Rules{}}
-	anyIP := rule{"any IP", Rules{AnyIP: true}}
-	machine := rule{"machine name", Rules{MachineName: true}}
-	listed := rule{"listed", Rules{Hosts: []string{"Dev.Example.Test", "[fd00::1]", "192.0.2.7", ".Apps.Test.", "emulator"}}}
+	nothing := rule{"nothing", Rules{}}
+	loopbackOnly := rule{"loopback only", Rules{Loopback: true}}
+	anyIP := rule{"any IP", Rules{Loopback: true, AnyIP: true}}
+	machine := rule{"machine name", Rules{Loopback: true, MachineName: true}}
+	listed := rule{"listed", Rules{Loopback: true, Hosts: []string{"Dev.Example.Test", "[fd00::1]", "192.0.2.7", ".Apps.Test.", "emulator"}}}
+	onlyListed := rule{"only listed", Rules{Hosts: []string{"dev.example.test", "192.0.2.7"}}}
 	everything := rule{"any", Rules{Hosts: []string{"emulator", "*"}}}
+	all := []rule{nothing, loopbackOnly, anyIP, machine, listed, onlyListed, everything}
 	for _, c := range []struct {
 		host  string
 		allow []rule
 	}{
-		// Loopback names and no Host at all: always.
-		{"", []rule{loopbackOnly, anyIP, machine, listed, everything}},
+		// No Host at all: always.
+		{"", all},
+		// Loopback names: with Loopback.
 		{"localhost", []rule{loopbackOnly, anyIP, machine, listed, everything}},
 		{"LOCALHOST:10780", []rule{loopbackOnly, anyIP, machine, listed, everything}},
 		{"localhost.", []rule{loopbackOnly, anyIP, machine, listed, everything}},
@@ -87,7 +91,7 @@ func TestAllows(t *testing.T) {
 		{"172.17.0.1:32768", []rule{anyIP, everything}},
 		{"0.0.0.0:10780", []rule{anyIP, everything}},
 		{"[2001:db8::5]:443", []rule{anyIP, everything}},
-		{"192.0.2.7:10780", []rule{anyIP, listed, everything}},
+		{"192.0.2.7:10780", []rule{anyIP, listed, onlyListed, everything}},
 		{"[fd00::1]:10780", []rule{anyIP, listed, everything}},
 		{"[fd00:0::1]", []rule{anyIP, listed, everything}},
 		{"fd00::2", []rule{anyIP, everything}},
@@ -97,8 +101,8 @@ func TestAllows(t *testing.T) {
 		{first, []rule{machine, everything}},
 		// Listed names, in any case, with any port; a leading dot lists a
 		// domain and all under it.
-		{"dev.example.test", []rule{listed, everything}},
-		{"DEV.example.test.:8443", []rule{listed, everything}},
+		{"dev.example.test", []rule{listed, onlyListed, everything}},
+		{"DEV.example.test.:8443", []rule{listed, onlyListed, everything}},
 		{"emulator:10780", []rule{listed, everything}},
 		{"apps.test", []rule{listed, everything}},
 		{"a.b.apps.test:1", []rule{listed, everything}},
@@ -113,7 +117,7 @@ func TestAllows(t *testing.T) {
 		{"notlocalhost", []rule{everything}},
 		{"emulator.evil.example", []rule{everything}},
 	} {
-		for _, r := range []rule{loopbackOnly, anyIP, machine, listed, everything} {
+		for _, r := range all {
 			g, err := New(r.rules)
 			if err != nil {
 				t.Fatalf("%s: %v", r.name, err)
