@@ -157,6 +157,11 @@ for image in "$emulator_image" "$service_image"; do
   [[ "$files" == "$want" ]] || fail "$image holds '$files', want '$want'"
   echo "$image: user $user, labels, files: $files"
 done
+# The version label: the tag git describe finds, or "dev" where there is
+# none (the revision label holds the commit either way).
+want_version="$(cd "$root" && git describe --tags --dirty 2>/dev/null || echo dev)"
+version="$("$engine" image inspect --format '{{index .Config.Labels "org.opencontainers.image.version"}}' "$emulator_image")"
+[[ "$version" == "$want_version" ]] || fail "version label '$version', want '$want_version'"
 healthcheck="$("$engine" image inspect --format '{{json .Config.Healthcheck.Test}}' "$emulator_image")"
 [[ "$healthcheck" == '["CMD","/acsidentity-emulator","health"]' ]] || fail "emulator HEALTHCHECK is $healthcheck"
 
