@@ -62,4 +62,6 @@ require (
 	golang.org/x/text v0.43.0 // indirect
 )
 
+// The library is not published yet: the tests build against this checkout.
+// The package itself needs only testcontainers-go.
 replace github.com/acsgo/acsidentity => ../
