@@ -19,10 +19,11 @@ import (
 	"errors"
 	"hash"
 	"io"
-	"net"
 	"net/url"
 	"strings"
 	"sync"
+
+	"github.com/acsgo/acsidentity/internal/hostguard"
 )
 
 const (
@@ -234,14 +235,6 @@ func ParseAuthorization(v string) (signature string, err error) {
 
 // IsLoopbackHost reports whether host (a URL's host, with or without port) is
 // a loopback address: 127.0.0.0/8, ::1 or the name localhost.
-func IsLoopbackHost(host string) bool {
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
-	if strings.EqualFold(host, "localhost") || strings.EqualFold(host, "localhost.") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
+// The rule lives in hostguard.IsLoopback, which this calls; this name stays
+// only until its last callers (the root package and tokenservice) switch.
+func IsLoopbackHost(host string) bool { return hostguard.IsLoopback(host) }
