@@ -22,8 +22,6 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-
-	"github.com/acsgo/acsidentity/internal/hostguard"
 )
 
 const (
@@ -232,9 +230,3 @@ func ParseAuthorization(v string) (signature string, err error) {
 	}
 	return signature, nil
 }
-
-// IsLoopbackHost reports whether host (a URL's host, with or without port) is
-// a loopback address: 127.0.0.0/8, ::1 or the name localhost.
-// The rule lives in hostguard.IsLoopback, which this calls; this name stays
-// only until its last callers (the root package and tokenservice) switch.
-func IsLoopbackHost(host string) bool { return hostguard.IsLoopback(host) }
