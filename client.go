@@ -18,6 +18,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 
 	"github.com/acsgo/acsidentity/internal/hmacauth"
+	"github.com/acsgo/acsidentity/internal/hostguard"
 	"github.com/acsgo/acsidentity/internal/wire"
 )
 
@@ -126,7 +127,7 @@ func newClient(endpoint string, auth policy.Policy, options *ClientOptions, extr
 	}
 	// Refuse now what every request would refuse (transportGuard still
 	// checks each request, next links included).
-	if u.Scheme != "https" && !options.InsecureAllowCredentialWithHTTP && !hmacauth.IsLoopbackHost(u.Host) {
+	if u.Scheme != "https" && !options.InsecureAllowCredentialWithHTTP && !hostguard.IsLoopback(u.Host) {
 		return nil, &insecureTransportError{host: u.Hostname()}
 	}
 	version := options.APIVersion
@@ -176,7 +177,7 @@ func (g *transportGuard) Do(req *policy.Request) (*http.Response, error) {
 		*n++ // tries of one request are sequential
 	}
 	u := req.Raw().URL
-	if !g.allowHTTP && !strings.EqualFold(u.Scheme, "https") && !hmacauth.IsLoopbackHost(u.Host) {
+	if !g.allowHTTP && !strings.EqualFold(u.Scheme, "https") && !hostguard.IsLoopback(u.Host) {
 		return nil, &insecureTransportError{host: u.Hostname()}
 	}
 	return g.auth.Do(req)

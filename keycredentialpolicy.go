@@ -7,7 +7,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
-	"github.com/acsgo/acsidentity/internal/hmacauth"
+	"github.com/acsgo/acsidentity/internal/hostguard"
 )
 
 // KeyCredentialPolicyOptions contains the optional parameters of
@@ -72,7 +72,7 @@ func (p *KeyCredentialPolicy) Do(req *policy.Request) (*http.Response, error) {
 		return nil, &finalError{fmt.Errorf("acsidentity: %w: the KeyCredentialPolicy was made with a nil KeyCredential; make one with NewKeyCredential", ErrMissingArgument)}
 	}
 	raw := req.Raw()
-	if !p.allowHTTP && !strings.EqualFold(raw.URL.Scheme, "https") && !hmacauth.IsLoopbackHost(raw.URL.Host) {
+	if !p.allowHTTP && !strings.EqualFold(raw.URL.Scheme, "https") && !hostguard.IsLoopback(raw.URL.Host) {
 		return nil, &insecureTransportError{host: raw.URL.Hostname()}
 	}
 	if req.Body() == nil && raw.Body != nil && raw.Body != http.NoBody {

@@ -329,12 +329,13 @@
 // idle or silent connections cannot lock out a client on a fresh one, and
 // the cap being reached is logged at Warn.
 //
-// Listening on loopback, it answers only requests whose Host is a loopback
-// name (localhost, *.localhost, 127.0.0.0/8, [::1]) or one of
-// Options.AllowedHosts (-allow-host); others get 403 HostNotAllowed, so a
+// Whatever address it listens on (a container's :10780 too), it answers
+// only requests whose Host is a loopback name (localhost, 127.0.0.0/8,
+// [::1]), an IP address, the machine's host name or one of
+// Options.AllowedHosts (-allow-host; ".example.test" allows a domain and
+// every name under it, "*" any Host); others get 403 HostNotAllowed, so a
 // web page cannot reach it through DNS rebinding even though the
-// development key is public. Listening on any other address it answers any
-// Host.
+// development key is public.
 //
 // # Logging
 //

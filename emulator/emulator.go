@@ -94,12 +94,14 @@ type Options struct {
 	// open-file limit leaves after 64 descriptors, at most 1024 (480 under
 	// a limit of 1024). New ignores it.
 	MaxConns int
-	// AllowedHosts are the names, besides loopback ones (localhost,
-	// *.localhost, 127.0.0.0/8 and ::1), that a server made by Start or
-	// Listen on a loopback address accepts in the Host header; any other
-	// is answered 403, so that a web page cannot reach the emulator
-	// through DNS rebinding. "*" accepts any name. A server listening on
-	// any other address (0.0.0.0, say) accepts any name. New ignores it.
+	// AllowedHosts are the names, besides loopback names (localhost,
+	// 127.0.0.0/8 and ::1), IP addresses and the machine's host name, that
+	// a server made by Start or Listen accepts in the Host header, on any
+	// address it listens on; any other is answered 403, so that a web
+	// page cannot reach the emulator through DNS rebinding. A name with a
+	// leading dot (".example.test", ".localhost") allows that domain and
+	// every name under it; "*" accepts any Host. Listen fails on an entry
+	// that is not a host name (one with a port, say). New ignores it.
 	AllowedHosts []string
 	// MigrateLegacyDataFile lets New load a DataFile of an older format
 	// and save it as format 4; it logs the migration at Warn. Without it

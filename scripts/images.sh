@@ -14,8 +14,14 @@
 #   ENGINE   podman or docker (default: podman if installed, else docker)
 #   TAG      image tag (default: latest)
 #   PREFIX   prepended to the image names, e.g. ghcr.io/you/ to push them
-#   VERSION  the version label (default: git describe, else "dev")
+#   VERSION  the version label (default: `git describe --tags` when a tag
+#            exists, such as v0.1.0 or v0.1.0-3-gabc1234; else "dev"; the
+#            revision label always holds the full commit hash)
 #   GOARCH   the architecture to build for (default: this machine's)
+#
+# It says what it is doing on standard error (the first go build compiles
+# every dependency and takes a minute or two) and prints each image with
+# its size, as the engine reports it, on standard output.
 #
 # With podman the images are built in the docker format, which keeps the
 # emulator's HEALTHCHECK (the OCI format has no health check), without
@@ -38,9 +44,12 @@ PREFIX="${PREFIX:-}"
 arch="${GOARCH:-$(go env GOARCH)}"
 
 commit="$(git rev-parse HEAD 2>/dev/null || echo unknown)"
-VERSION="${VERSION:-$(git describe --tags --always --dirty 2>/dev/null || echo dev)}"
+VERSION="${VERSION:-$(git describe --tags --dirty 2>/dev/null || echo dev)}"
 epoch="${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}"
 created="$(date -u -d "@$epoch" +%Y-%m-%dT%H:%M:%SZ)"
+
+say() { echo "images.sh: $*" >&2; }
+say "building with $ENGINE, version $VERSION; the first go build compiles every dependency (a minute or two)"
 
 ctx="$(mktemp -d)"
 trap 'rm -rf "$ctx"' EXIT
@@ -56,6 +65,7 @@ build() { # build NAME PACKAGE
   # -s -w drop the symbol and DWARF tables (stack traces keep their
   # function names and lines); an empty -buildid keeps the binary the
   # same from build to build.
+  say "go build ./$pkg (linux/$arch)"
   CGO_ENABLED=0 GOOS=linux GOARCH="$arch" \
     go build -trimpath -ldflags="-s -w -buildid=" -o "$dir/$(basename "$pkg")" "./$pkg"
   cp LICENSE "$dir/LICENSE"
@@ -70,8 +80,11 @@ build() { # build NAME PACKAGE
   else
     args+=(--platform "linux/$arch")
   fi
+  say "$ENGINE build $image"
   "$ENGINE" "${args[@]}" "$dir" >"$ctx/$name.log" 2>&1 || { cat "$ctx/$name.log" >&2; return 1; }
-  echo "$image"
+  local size
+  size="$("$ENGINE" image inspect --format '{{.Size}}' "$image")"
+  echo "$image $size bytes"
 }
 
 build emulator cmd/acsidentity-emulator

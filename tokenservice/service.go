@@ -90,10 +90,13 @@ type Options struct {
 	Tokens TokenPolicy
 
 	// AllowedHosts are host names (without port) the service answers in
-	// the Host header; others get 403 HostNotAllowed. Empty: any host —
-	// except in development mode (anonymous requests allowed, and a client
-	// of an emulator on a loopback address), where only loopback names are
-	// answered, so that a web page cannot reach a local service by DNS
+	// the Host header; others get 403 HostNotAllowed. An entry is a name or
+	// an IP address, ".example.test" for that domain and every name under
+	// it, or "*" for any host; the emulator's -allow-host takes the same.
+	// Empty: any host — except in development mode (anonymous requests
+	// allowed, and a client of an emulator on a loopback address), where
+	// only loopback names (localhost, 127.0.0.0/8, ::1; not *.localhost)
+	// are answered, so that a web page cannot reach a local service by DNS
 	// rebinding; names listed here are then answered as well.
 	AllowedHosts []string
 

@@ -8,9 +8,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/acsgo/acsidentity/emulator"
@@ -25,6 +28,12 @@ const healthCommand = "health"
 // it answers 200 {"status":"ok"}, 1 if not (the reason goes to stderr) and
 // 2 for bad arguments, the exit codes a container HEALTHCHECK expects.
 //
+// Without -addr it probes the URL in the -ready-file of the emulator (from
+// ACSIDENTITY_EMULATOR_READY_FILE, which the image sets, so that its
+// HEALTHCHECK follows the address the emulator really serves on, whether
+// -addr or ACSIDENTITY_EMULATOR_ADDR chose it); without that, the port of
+// ACSIDENTITY_EMULATOR_ADDR, and without that the default address.
+//
 // It exists for the container image, which is built FROM scratch: there is
 // no shell, curl or wget to probe with, so the binary probes itself
 // (HEALTHCHECK CMD ["/acsidentity-emulator", "health"]). It speaks HTTPS if
@@ -34,6 +43,7 @@ func health(ctx context.Context, args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("acsidentity-emulator health", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", probeAddr(os.Getenv, emulator.DefaultAddr), "`host:port` of the emulator to probe; when "+envName("addr")+" is set, its port on loopback is the default")
+	readyFile := fs.String("ready-file", os.Getenv(envName("ready-file")), "`file` that the emulator's -ready-file wrote: probe the URL in it, unless -addr is given (default "+envName("ready-file")+")")
 	timeout := fs.Duration("timeout", 3*time.Second, "give up after this long")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: acsidentity-emulator health [flags]\n\nExits 0 if the emulator at -addr answers GET %s (over HTTPS or HTTP, whichever it\nserves), 1 if it does not. For container health checks: the image has no shell or curl.\n\nFlags:\n", emulator.HealthPath)
@@ -48,6 +58,16 @@ func health(ctx context.Context, args []string, stderr io.Writer) int {
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "acsidentity-emulator health: unexpected arguments %q\n", fs.Args())
 		return 2
+	}
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "addr" })
+	if !given && *readyFile != "" {
+		a, err := readyAddr(*readyFile)
+		if err != nil {
+			fmt.Fprintf(stderr, "acsidentity-emulator health: %v\n", err)
+			return 1
+		}
+		*addr = a
 	}
 	if _, _, err := net.SplitHostPort(*addr); err != nil {
 		fmt.Fprintf(stderr, "acsidentity-emulator health: -addr %q is not host:port\n", *addr)
@@ -107,4 +127,21 @@ func probe(ctx context.Context, addr string) error {
 		return fmt.Errorf("%s %s answered 200 but not as the emulator does", req.Method, req.URL)
 	}
 	return nil
+}
+
+// readyAddr returns the host:port of the URL that an emulator wrote to its
+// -ready-file.
+func readyAddr(file string) (string, error) {
+	b, err := os.ReadFile(file)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("%s does not exist: no emulator is serving with -ready-file %s (it writes the file once it serves and removes it when it stops)", file, file)
+	}
+	if err != nil {
+		return "", err
+	}
+	u, err := url.Parse(strings.TrimSpace(string(b)))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Port() == "" {
+		return "", fmt.Errorf("%s does not hold an emulator's URL (http[s]://host:port)", file)
+	}
+	return u.Host, nil
 }

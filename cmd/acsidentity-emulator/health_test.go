@@ -3,11 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/acsgo/acsidentity/emulator"
@@ -43,12 +48,29 @@ func TestHealth(t *testing.T) {
 	}))
 	defer failing.Close()
 
+	dir := t.TempDir()
+	file := func(name, content string) string {
+		f := filepath.Join(dir, name)
+		if err := os.WriteFile(f, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	ready := file("ready", secure.URL+"\n")
+	readyClosed := file("ready-closed", "http://"+closed+"\n")
+	garbage := file("garbage", "not a URL")
+
 	for _, tc := range []struct {
 		name string
 		args []string
 		code int
 		says string
 	}{
+		{"-ready-file", []string{"-ready-file", ready}, 0, ""},
+		{"-ready-file, nothing listening", []string{"-ready-file", readyClosed}, 1, "refused"},
+		{"-addr wins over -ready-file", []string{"-ready-file", readyClosed, "-addr", hostOf(plain.URL)}, 0, ""},
+		{"-ready-file missing", []string{"-ready-file", filepath.Join(dir, "none")}, 1, "no emulator is serving"},
+		{"-ready-file garbage", []string{"-ready-file", garbage}, 1, "does not hold an emulator's URL"},
 		{"emulator over http", []string{"-addr", hostOf(plain.URL)}, 0, ""},
 		{"emulator over https", []string{"-addr", hostOf(secure.URL)}, 0, ""},
 		{"nothing listening", []string{"-addr", closed}, 1, "refused"},
@@ -86,5 +108,57 @@ func TestHealthSubcommand(t *testing.T) {
 	out, err := exec.Command(bin, "health", "-addr", addr).CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
 		t.Fatalf("health on a stopped emulator: %v, want exit 1\n%s", err, out)
+	}
+}
+
+// TestHealthFollowsAddress: as in the image, where
+// ACSIDENTITY_EMULATOR_READY_FILE and ACSIDENTITY_EMULATOR_ADDR are set
+// for both the emulator and its HEALTHCHECK, the probe finds the emulator
+// on the address it really serves on, whether the environment or -addr
+// chose it; the file is gone once the emulator stops.
+func TestHealthFollowsAddress(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a binary")
+	}
+	bin := buildCommand(t)
+	for _, addrFlag := range []bool{false, true} {
+		ready := filepath.Join(t.TempDir(), "ready")
+		env := append(os.Environ(), envName("ready-file")+"="+ready, envName("addr")+"=127.0.0.1:1")
+		var args []string
+		if addrFlag {
+			args = []string{"-addr", "127.0.0.1:0"}
+		} else {
+			env[len(env)-1] = envName("addr") + "=127.0.0.1:0"
+		}
+		emu := exec.Command(bin, args...)
+		emu.Env = env
+		stdout, _ := emu.StdoutPipe()
+		var stderr bytes.Buffer
+		emu.Stderr = &stderr
+		if err := emu.Start(); err != nil {
+			t.Fatal(err)
+		}
+		line := make([]byte, 256)
+		if n, _ := stdout.Read(line); !strings.HasPrefix(string(line[:n]), "endpoint=http://127.0.0.1:") {
+			emu.Process.Kill()
+			t.Fatalf("-addr given %v: printed %q, stderr %s", addrFlag, line[:n], stderr.String())
+		}
+		probe := exec.Command(bin, "health")
+		probe.Env = env
+		if out, err := probe.CombinedOutput(); err != nil {
+			t.Errorf("-addr given %v: health: %v\n%s", addrFlag, err, out)
+		}
+		emu.Process.Signal(syscall.SIGTERM)
+		if err := emu.Wait(); err != nil {
+			t.Fatalf("stopping: %v\n%s", err, stderr.String())
+		}
+		if _, err := os.Stat(ready); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("-ready-file left behind: %v", err)
+		}
+		probe = exec.Command(bin, "health")
+		probe.Env = env
+		if out, err := probe.CombinedOutput(); err == nil || !strings.Contains(string(out), "no emulator is serving") {
+			t.Errorf("health after the stop: %v\n%s", err, out)
+		}
 	}
 }

@@ -99,13 +99,18 @@ func TestLoneSurrogatesRefused(t *testing.T) {
 	}
 }
 
-// TestHostChecked runs the real command: on loopback it answers only
-// requests addressed to a loopback name (a page that rebinds its own name
-// to 127.0.0.1 gets 403, even with a valid signature), unless -allow-host
-// names another; on 0.0.0.0 it answers any name.
+// TestHostChecked runs the real command: on any address it answers only
+// requests addressed to a loopback name, an IP address or the machine's
+// name (a page that rebinds its own name to 127.0.0.1 gets 403, even with
+// a valid signature), unless -allow-host (or its variable) names another
+// or is "*".
 func TestHostChecked(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a binary")
+	}
+	hostname, err := os.Hostname()
+	if err != nil {
+		t.Fatal(err)
 	}
 	bin := buildCommand(t)
 	_, conn := startCommand(t, bin, "-addr", "127.0.0.1:0")
@@ -119,9 +124,11 @@ func TestHostChecked(t *testing.T) {
 		"127.0.0.1:" + port:                  http.StatusCreated,
 		"localhost:" + port:                  http.StatusCreated,
 		"LocalHost.:" + port:                 http.StatusCreated,
-		"app.localhost:" + port:              http.StatusCreated,
+		"app.localhost:" + port:              http.StatusForbidden,
 		"[::1]:" + port:                      http.StatusCreated,
 		"127.8.9.10:" + port:                 http.StatusCreated,
+		"192.0.2.1:" + port:                  http.StatusCreated,
+		hostname + ":" + port:                http.StatusCreated,
 	} {
 		if got, msg := createWith(t, endpoint, host, `{}`); got != want || want == http.StatusForbidden && !strings.Contains(msg, "HostNotAllowed") {
 			t.Errorf("Host %s: %d %s, want %d", host, got, msg, want)
@@ -136,18 +143,32 @@ func TestHostChecked(t *testing.T) {
 		resp.Body.Close()
 	}
 
-	_, conn = startCommand(t, bin, "-addr", "127.0.0.1:0", "-allow-host", "dev.example.test", "-allow-host", "other.example.test")
+	_, conn = startCommand(t, bin, "-addr", "127.0.0.1:0", "-allow-host", "dev.example.test", "-allow-host", "other.example.test", "-allow-host", ".localhost")
 	endpoint, _ = endpointHost(conn)
-	for host, want := range map[string]int{"dev.example.test": 201, "Other.Example.Test:443": 201, "rebind.attacker.example": 403} {
+	for host, want := range map[string]int{"dev.example.test": 201, "Other.Example.Test:443": 201, "app.localhost:1": 201, "rebind.attacker.example": 403} {
 		if got, msg := createWith(t, endpoint, host, `{}`); got != want {
 			t.Errorf("-allow-host, Host %s: %d %s, want %d", host, got, msg, want)
 		}
 	}
 
+	// On every interface, as in a container: the same check, and the
+	// variable a compose file sets to allow the service's name.
+	t.Setenv(envName("allow-host"), "emulator other.example.test")
 	_, conn = startCommand(t, bin, "-addr", "0.0.0.0:0")
 	endpoint, _ = endpointHost(conn)
-	if got, msg := createWith(t, endpoint, "emulator.internal:10780", `{}`); got != http.StatusCreated {
-		t.Errorf("on 0.0.0.0, Host emulator.internal: %d %s, want 201", got, msg)
+	for host, want := range map[string]int{"evil.example:10780": 403, "emulator:10780": 201, "other.example.test": 201, "127.0.0.1": 201} {
+		if got, msg := createWith(t, endpoint, host, `{}`); got != want {
+			t.Errorf("on 0.0.0.0 with %s, Host %s: %d %s, want %d", envName("allow-host"), host, got, msg, want)
+		}
+	}
+	_, conn = startCommand(t, bin, "-addr", "0.0.0.0:0", "-allow-host", "*")
+	endpoint, _ = endpointHost(conn)
+	if got, msg := createWith(t, endpoint, "evil.example:10780", `{}`); got != http.StatusCreated {
+		t.Errorf("-allow-host '*', Host evil.example: %d %s, want 201", got, msg)
+	}
+	code, stderr := runToExit(t, bin, "-addr", "127.0.0.1:0", "-allow-host", "emulator:10780")
+	if code != 1 || !strings.Contains(stderr, `"emulator:10780" has a port`) {
+		t.Errorf("-allow-host emulator:10780: exit %d, %s", code, stderr)
 	}
 }
 

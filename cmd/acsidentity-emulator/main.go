@@ -29,7 +29,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -89,7 +88,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		resourceID  = fs.String("resource-id", "", "resource `GUID` used in identity IDs 8:acs:<GUID>_<unique> (default "+emulator.DevelopmentResourceID+")")
 		dataFile    = fs.String("data", "", "`file` to keep state in across restarts (identities, custom IDs, assignments, revocations, signing key); empty keeps it in memory")
 		useTLS      = fs.Bool("tls", false, "serve HTTPS with a self-signed certificate for 127.0.0.1, ::1 and localhost, made at start")
-		certOut     = fs.String("cert-out", filepath.Join(os.TempDir(), "acsidentity-emulator.crt"), "`file` to write the -tls certificate to (PEM), e.g. for NODE_EXTRA_CA_CERTS, REQUESTS_CA_BUNDLE or SSL_CERT_FILE")
+		certOut     = fs.String("cert-out", defaultCertOut(), "`file` to write the -tls certificate to (PEM), e.g. for NODE_EXTRA_CA_CERTS, REQUESTS_CA_BUNDLE or SSL_CERT_FILE; a new file, mode 0644, renamed over whatever is there (a link is replaced, not followed)")
+		readyFile   = fs.String("ready-file", "", "`file` to write the emulator's URL to once it serves (a new file renamed over the path), removed when it stops; `acsidentity-emulator health` probes that URL when "+envName("ready-file")+" names the file")
 		allowBearer = fs.Bool("allow-bearer", false, "also accept Microsoft Entra ID bearer tokens with aud https://communication.azure.com (their signatures are NOT checked)")
 		throttle    = fs.Bool("throttle", false, "enforce the service's per-30-second limits with 429 and Retry-After")
 		maxBody     = fs.Int64("max-body", 1<<20, "largest request body in `bytes` (413 above it); the bodies being received at once share a budget of 4x this or 8 MiB, whichever is more (503 above it)")
@@ -161,12 +161,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		srv.Emulator.InjectFault(f)
 	}
 	if *useTLS {
-		if err := os.WriteFile(*certOut, srv.CertificatePEM(), 0o644); err != nil {
+		if err := writeCertificate(*certOut, srv.CertificatePEM()); err != nil {
 			fmt.Fprintf(stderr, "acsidentity-emulator: writing the certificate: %v\n", err)
 			srv.Close()
 			return 1
 		}
 		fmt.Fprintf(stderr, "acsidentity-emulator: TLS certificate written to %s\n", *certOut)
+	}
+	if *readyFile != "" {
+		if err := replaceFile(*readyFile, []byte(srv.URL+"\n")); err != nil {
+			fmt.Fprintf(stderr, "acsidentity-emulator: writing -ready-file: %v\n", err)
+			srv.Close()
+			return 1
+		}
+		defer os.Remove(*readyFile)
 	}
 	fmt.Fprintf(stderr, "acsidentity-emulator: serving on %s\n", srv.URL)
 	announceDev(stderr, srv)

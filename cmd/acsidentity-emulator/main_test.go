@@ -98,7 +98,7 @@ func TestRunFlags(t *testing.T) {
 	if code := run(context.Background(), []string{"-h"}, &out, &errb); code != 0 {
 		t.Fatalf("-h exit %d", code)
 	}
-	for _, f := range []string{"-addr", "-key", "-resource-id", "-data", "-tls", "-cert-out", "-allow-bearer", "-throttle", "-fault", "-v", "-max-conns", "-allow-host", "-migrate-data", "-journal-limit"} {
+	for _, f := range []string{"-addr", "-key", "-resource-id", "-data", "-tls", "-cert-out", "-allow-bearer", "-throttle", "-fault", "-v", "-max-conns", "-allow-host", "-migrate-data", "-journal-limit", "-ready-file"} {
 		if !strings.Contains(errb.String(), f) {
 			t.Errorf("-h does not document %s", f)
 		}

@@ -19,7 +19,6 @@ import (
 	"errors"
 	"hash"
 	"io"
-	"net"
 	"net/url"
 	"strings"
 	"sync"
@@ -230,18 +229,4 @@ func ParseAuthorization(v string) (signature string, err error) {
 		return "", ErrMalformedAuthorization
 	}
 	return signature, nil
-}
-
-// IsLoopbackHost reports whether host (a URL's host, with or without port) is
-// a loopback address: 127.0.0.0/8, ::1 or the name localhost.
-func IsLoopbackHost(host string) bool {
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
-	if strings.EqualFold(host, "localhost") || strings.EqualFold(host, "localhost.") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

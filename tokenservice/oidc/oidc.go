@@ -45,7 +45,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/acsgo/acsidentity/internal/hmacauth"
+	"github.com/acsgo/acsidentity/internal/hostguard"
 )
 
 // DefaultMinRefresh is Config.MinRefresh's default.
@@ -201,7 +201,7 @@ func checkFetchURL(s string) error {
 	if err != nil || u.Host == "" {
 		return errors.New("not an absolute URL")
 	}
-	if u.Scheme == "https" || u.Scheme == "http" && hmacauth.IsLoopbackHost(u.Host) {
+	if u.Scheme == "https" || u.Scheme == "http" && hostguard.IsLoopback(u.Host) {
 		return nil
 	}
 	return errors.New("must be an https URL (http is allowed only for loopback hosts)")

@@ -82,8 +82,9 @@ func StartTLS(opts *Options) (*Server, error) {
 // Listen serves a new Emulator on addr (":0" ports pick a free port), over
 // HTTPS with a fresh self-signed certificate if opts.TLS is set. It bounds
 // what clients can make it hold: header size and time, HTTP/2 frames and
-// streams, and open connections (Options.MaxConns); on a loopback addr it
-// answers only loopback Host names and Options.AllowedHosts. The package
+// streams, and open connections (Options.MaxConns); on any addr it answers
+// only loopback Host names, IP addresses, the machine's host name and
+// Options.AllowedHosts. The package
 // documentation's "Hostile clients" says how.
 func Listen(addr string, opts *Options) (*Server, error) {
 	useTLS := opts != nil && opts.TLS
@@ -102,13 +103,18 @@ func Listen(addr string, opts *Options) (*Server, error) {
 	if o.MaxConns == 0 {
 		o.MaxConns = defaultMaxConns()
 	}
+	hosts, err := newHostFilter(o.AllowedHosts)
+	if err != nil {
+		e.Close()
+		return nil, err
+	}
 	inner, err := net.Listen("tcp", addr)
 	if err != nil {
 		e.Close()
 		return nil, err
 	}
 	tcp := inner.Addr().(*net.TCPAddr)
-	e.hosts = newHostFilter(tcp.IP, o.AllowedHosts)
+	e.hosts = hosts
 	ln := newConnLimiter(inner, o.MaxConns, o.Logger)
 	s := &Server{Emulator: e, ln: ln, done: make(chan struct{}), accessKey: DevelopmentKey}
 	if o.AccessKey != "" {
