@@ -277,7 +277,9 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 	}
 
 	if s := env(envAllowedHosts); s != "" {
-		o.AllowedHosts = strings.Split(s, ",") // checked by tokenservice.New
+		for h := range strings.SplitSeq(s, ",") {
+			o.AllowedHosts = append(o.AllowedHosts, strings.TrimSpace(h)) // checked by tokenservice.New
+		}
 	}
 
 	c.ratePerMinute = defaultRatePerMinute

@@ -387,6 +387,12 @@ func TestAllowedHosts(t *testing.T) {
 	addr := regexp.MustCompile(`msg=listening addr=(127\.0\.0\.1:\d+)`)
 	var base string
 	for deadline := time.Now().Add(time.Minute); base == ""; time.Sleep(20 * time.Millisecond) {
+		select {
+		case err := <-done:
+			done <- err // for the clean-up
+			t.Fatalf("the service stopped before it listened: %v\n%s", err, logs.String())
+		default:
+		}
 		if m := addr.FindStringSubmatch(logs.String()); m != nil {
 			base = "http://" + m[1]
 		} else if time.Now().After(deadline) {
