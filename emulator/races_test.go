@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -165,15 +166,44 @@ func TestCustomIDRaces(t *testing.T) {
 	// The data file keeps them, and a restart answers as before, also
 	// without CustomIDRaces: the state has several identities for the
 	// custom ID, whichever way new creates behave.
+	// The first restart replays them from the journal; the second loads
+	// them from the full copy of the state that the first one wrote.
 	srv.Close()
 	srv = open(false)
 	if again := withCustomID(t, srv.Emulator, "racer"); !slices.Equal(again, made) {
 		t.Fatalf("after a restart the custom ID names %q, want %q", again, made)
 	}
+	if st := srv.Emulator.DataFileStatus(); st.ChangesReplayed == 0 {
+		t.Errorf("the first restart replayed no change: %+v", st)
+	}
 	checkMultiple(srv)
 	srv.Close()
 	srv = open(true)
+	if st := srv.Emulator.DataFileStatus(); st.ChangesReplayed != 0 {
+		t.Errorf("the second restart replayed %d changes, want a full copy", st.ChangesReplayed)
+	}
 	checkMultiple(srv)
+
+	// A seed entry with the custom ID makes nothing and names the oldest
+	// of them, or the one its ID names.
+	oldest, _ := srv.Emulator.Identity(made[0])
+	for _, id := range made {
+		if r, _ := srv.Emulator.Identity(id); r.CreatedOn.Before(oldest.CreatedOn) || r.CreatedOn.Equal(oldest.CreatedOn) && r.ID < oldest.ID {
+			oldest = r
+		}
+	}
+	last := made[len(made)-1]
+	seeded, err := srv.Emulator.Seed([]emulator.SeedIdentity{{CustomID: "racer"}, {ID: last, CustomID: "racer"}})
+	if err != nil || len(seeded) != 2 || seeded[0].ID != oldest.ID || seeded[1].ID != last {
+		t.Fatalf("seeding the custom ID: %+v, %v; want %s, then %s", seeded, err, oldest.ID, last)
+	}
+	other := "8:acs:" + emulator.DevelopmentResourceID + "_00000000-0000-4000-8000-00000000aaaa"
+	if _, err := srv.Emulator.Seed([]emulator.SeedIdentity{{ID: other, CustomID: "racer"}}); err == nil || !strings.Contains(err.Error(), "already names") {
+		t.Fatalf("seeding the custom ID with another ID: %v", err)
+	}
+	if again := withCustomID(t, srv.Emulator, "racer"); !slices.Equal(again, made) {
+		t.Fatalf("after seeding the custom ID names %q, want %q", again, made)
+	}
 
 	c = previewClient(t, srv)
 	for _, id := range made {
