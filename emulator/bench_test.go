@@ -18,33 +18,9 @@ func BenchmarkServeIssueToken(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv := &Server{URL: "http://127.0.0.1:1", Emulator: e}
-	c := newClient(b, srv, "")
 	id := "8:acs:" + DevelopmentResourceID + "_" + newUnique()
 	e.store.add(&identity{id: id})
-	raw, _ := base64.StdEncoding.DecodeString(DevelopmentKey)
-	key := hmacauth.NewKey(raw)
-	body := `{"scopes":["chat","voip"]}`
-	hash := hmacauth.ContentHash([]byte(body))
-	target := c.base + idPath(id, "/:issueAccessToken", "2023-10-01")
-	date := time.Now().UTC().Format(http.TimeFormat)
-	hr := httptest.NewRequest("POST", target, nil)
-	auth := hmacauth.AuthorizationPrefix + key.Signature("POST", hr.URL.RequestURI(), date, hr.Host, hash)
-	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			r := httptest.NewRequest("POST", target, strings.NewReader(body))
-			r.Header.Set("Content-Type", "application/json")
-			r.Header.Set(hmacauth.DateHeader, date)
-			r.Header.Set(hmacauth.ContentHashHeader, hash)
-			r.Header.Set("Authorization", auth)
-			w := httptest.NewRecorder()
-			e.ServeHTTP(w, r)
-			if w.Code != 200 {
-				b.Fatalf("status %d %s", w.Code, w.Body)
-			}
-		}
-	})
+	serveParallel(b, e, idPath(id, "/:issueAccessToken", "2023-10-01"), `{"scopes":["chat","voip"]}`, 200)
 }
 
 // BenchmarkServeCreateCustomIDAgain measures a create with a token and a
@@ -62,31 +38,34 @@ func BenchmarkServeCreateCustomIDAgain(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			srv := &Server{URL: "http://127.0.0.1:1", Emulator: e}
-			c := newClient(b, srv, "")
-			body := `{"customId":"alice","createTokenWithScopes":["chat"]}`
-			raw, _ := base64.StdEncoding.DecodeString(DevelopmentKey)
-			key := hmacauth.NewKey(raw)
-			hash := hmacauth.ContentHash([]byte(body))
-			target := c.base + "/identities?api-version=2025-03-02-preview"
-			date := time.Now().UTC().Format(http.TimeFormat)
-			hr := httptest.NewRequest("POST", target, nil)
-			auth := hmacauth.AuthorizationPrefix + key.Signature("POST", hr.URL.RequestURI(), date, hr.Host, hash)
-			b.ReportAllocs()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					r := httptest.NewRequest("POST", target, strings.NewReader(body))
-					r.Header.Set("Content-Type", "application/json")
-					r.Header.Set(hmacauth.DateHeader, date)
-					r.Header.Set(hmacauth.ContentHashHeader, hash)
-					r.Header.Set("Authorization", auth)
-					w := httptest.NewRecorder()
-					e.ServeHTTP(w, r)
-					if w.Code != 201 {
-						b.Fatalf("status %d %s", w.Code, w.Body)
-					}
-				}
-			})
+			serveParallel(b, e, "/identities?api-version=2025-03-02-preview", `{"customId":"alice","createTokenWithScopes":["chat"]}`, 201)
 		})
 	}
+}
+
+// serveParallel has e serve POST path (with its query) with body, signed,
+// from every benchmark goroutine, and fails unless it answers want.
+func serveParallel(b *testing.B, e *Emulator, path, body string, want int) {
+	raw, _ := base64.StdEncoding.DecodeString(DevelopmentKey)
+	key := hmacauth.NewKey(raw)
+	hash := hmacauth.ContentHash([]byte(body))
+	target := "http://127.0.0.1:1" + path
+	date := time.Now().UTC().Format(http.TimeFormat)
+	hr := httptest.NewRequest("POST", target, nil)
+	auth := hmacauth.AuthorizationPrefix + key.Signature("POST", hr.URL.RequestURI(), date, hr.Host, hash)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			r := httptest.NewRequest("POST", target, strings.NewReader(body))
+			r.Header.Set("Content-Type", "application/json")
+			r.Header.Set(hmacauth.DateHeader, date)
+			r.Header.Set(hmacauth.ContentHashHeader, hash)
+			r.Header.Set("Authorization", auth)
+			w := httptest.NewRecorder()
+			e.ServeHTTP(w, r)
+			if w.Code != want {
+				b.Fatalf("status %d %s", w.Code, w.Body)
+			}
+		}
+	})
 }
