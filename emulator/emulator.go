@@ -142,8 +142,9 @@ type Options struct {
 	// real service: creates with the same custom ID that overlap in time
 	// each make their own identity, and from then on a create with that
 	// custom ID answers 409 MultipleIdentitiesForCustomId (see "Custom ID
-	// races" in the package documentation). Without it such creates are
-	// atomic: one custom ID, one live identity.
+	// races" in the package documentation). Without it a create with a
+	// custom ID is atomic: it makes an identity only if no live identity
+	// has the custom ID.
 	CustomIDRaces bool
 	// CustomIDRaceWindow is, with CustomIDRaces, how long a create that
 	// finds no live identity with its custom ID waits before it makes

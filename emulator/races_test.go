@@ -325,3 +325,13 @@ func TestCustomIDRaceWindowWaitsAlone(t *testing.T) {
 		t.Errorf("only %d creates ran during the window", n)
 	}
 }
+
+// TestCustomIDRaceWindowNegative: a negative window is refused, naming
+// the option.
+func TestCustomIDRaceWindowNegative(t *testing.T) {
+	t.Parallel()
+	_, err := emulator.New(&emulator.Options{CustomIDRaces: true, CustomIDRaceWindow: -time.Millisecond})
+	if err == nil || !strings.Contains(err.Error(), "CustomIDRaceWindow is -1ms") {
+		t.Errorf("a negative window: %v", err)
+	}
+}
