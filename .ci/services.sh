@@ -128,7 +128,11 @@ start_postgres() {
 start() {
   install_missing
   local dir rport pport
-  dir=$(mktemp -d "${TMPDIR:-/tmp}/acsidentity-services.XXXXXX")
+  # As root, under /tmp whatever TMPDIR says: the servers' user must be
+  # able to reach it.
+  local base=${TMPDIR:-/tmp}
+  if [ "$(id -u)" -eq 0 ]; then base=/tmp; fi
+  dir=$(mktemp -d "$base/acsidentity-services.XXXXXX")
   # Only the servers' user (and root) may enter it: it holds the password.
   chmod 700 "$dir"
   if [ "$(id -u)" -eq 0 ]; then chown nobody:nogroup "$dir"; fi
