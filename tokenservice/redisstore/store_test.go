@@ -84,10 +84,7 @@ func TestRefusedBeforeAnyCommand(t *testing.T) {
 			_, ops["identity"] = s.Identity(ctx, tc.caller)
 		}
 		for op, err := range ops {
-			want := tc.want
-			if strings.Contains(want, "%s") {
-				want = strings.Replace(want, "%s", op, 1)
-			}
+			want := strings.Replace(tc.want, "%s", op, 1)
 			if !errors.Is(err, tc.wantErr) || !strings.Contains(err.Error(), want) {
 				t.Errorf("%s(%q, %q) = %v; want an error saying %q", op, identityrecord.Short(tc.caller), tc.id, err, want)
 			}

@@ -33,7 +33,9 @@
 //   - Record: INSERT INTO t (caller, identity) VALUES ($1, $2) ON CONFLICT
 //     (caller) DO NOTHING; when no row was inserted, the SELECT above. The
 //     primary key makes exactly one of many racing replicas win; all get its
-//     ID.
+//     ID. Under SERIALIZABLE isolation the losers' INSERT fails with a
+//     serialization error rather than doing nothing; Record then reads the
+//     winner's row all the same.
 //   - Forget: DELETE FROM t WHERE caller = $1 AND identity = $2, so that a
 //     replica that lost a race never deletes the winner's record.
 //

@@ -5,8 +5,10 @@ import (
 	"database/sql"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,6 +33,7 @@ type engine struct {
 
 var engines = []engine{
 	{"postgres", openPostgres},
+	{"postgres-serializable", openPostgresSerializable},
 	{"sqlite", openSQLite},
 }
 
@@ -50,6 +53,27 @@ func forEachEngine(t *testing.T, test func(t *testing.T, db *sql.DB)) {
 func openPostgres(tb testing.TB) *sql.DB {
 	tb.Helper()
 	return openAndPing(tb, "pgx", testservers.PostgresURL(tb), "the test PostgreSQL")
+}
+
+// openPostgresSerializable opens the test PostgreSQL database with
+// SERIALIZABLE as its connections' default isolation, as some databases
+// are set up (and CockroachDB always is).
+func openPostgresSerializable(tb testing.TB) *sql.DB {
+	tb.Helper()
+	u, err := url.Parse(testservers.PostgresURL(tb))
+	if err != nil {
+		tb.Fatalf("%s: %v", testservers.PostgresVar, err)
+	}
+	q := u.Query()
+	q.Set("options", "-c default_transaction_isolation=serializable")
+	// pgx reads "+" as itself, not as a space.
+	u.RawQuery = strings.ReplaceAll(q.Encode(), "+", "%20")
+	db := openAndPing(tb, "pgx", u.String(), "the test PostgreSQL")
+	var iso string
+	if err := db.QueryRow("SHOW transaction_isolation").Scan(&iso); err != nil || iso != "serializable" {
+		tb.Fatalf("transaction_isolation is %q, %v; want serializable", iso, err)
+	}
+	return db
 }
 
 // openSQLite opens a new SQLite database in a file of tb's own. The busy

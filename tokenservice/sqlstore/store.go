@@ -165,6 +165,18 @@ func (s *Store) Record(ctx context.Context, caller, id string) (string, error) {
 	for range recordAttempts {
 		res, err := s.db.ExecContext(ctx, s.qInsert, caller, id)
 		if err != nil {
+			// Under SERIALIZABLE isolation (a database's default, or
+			// CockroachDB's only level) an INSERT that meets a row a
+			// concurrent transaction committed fails with a serialization
+			// error instead of doing nothing. That row is the record: read
+			// it. Any other failure finds no row and is returned.
+			if ctx.Err() != nil {
+				return "", fmt.Errorf("sqlstore: record: %w", err)
+			}
+			got, found, lerr := s.lookup(ctx, "record", caller)
+			if found {
+				return got, lerr
+			}
 			return "", fmt.Errorf("sqlstore: record: %w", err)
 		}
 		if n, err := res.RowsAffected(); err == nil && n == 1 {

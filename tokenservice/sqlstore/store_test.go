@@ -209,10 +209,10 @@ func TestRecordRace(t *testing.T) {
 			// replicas open the same file.
 			for range 2 {
 				db := first
-				if e.name == "postgres" {
-					db = e.open(t)
-				} else {
+				if e.name == "sqlite" {
 					db = reopenSQLite(t, first)
+				} else {
+					db = e.open(t)
 				}
 				s, err := New(db, &Options{Table: strings.Trim(tableOf(s0), `"`)})
 				if err != nil {
@@ -383,7 +383,7 @@ func TestDeadline(t *testing.T) {
 			"record":   func(ctx context.Context) error { _, err := s.Record(ctx, "caller2", testID(2)); return err },
 			"forget":   func(ctx context.Context) error { return s.Forget(ctx, "caller", testID(1)) },
 		}
-		if t.Name() == "TestDeadline/sqlite" {
+		if strings.HasSuffix(t.Name(), "/sqlite") {
 			lock = []string{"BEGIN EXCLUSIVE"}
 			delete(ops, "identity") // WAL readers do not wait for a writer
 		}

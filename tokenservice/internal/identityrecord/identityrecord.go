@@ -69,7 +69,7 @@ func CheckID(id string) error {
 		}
 	}
 	if !ok {
-		return fmt.Errorf("%w: it does not start with 8:acs:, 8:dod-acs: or 8:gcch-acs:", ErrInvalidID)
+		return fmt.Errorf("%w: it does not start with 8:acs:, 8:dod-acs: or 8:gcch-acs: (an ACS user's prefix)", ErrInvalidID)
 	}
 	resource, unique, ok := strings.Cut(rest, "_")
 	if !ok {
