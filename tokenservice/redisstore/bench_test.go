@@ -48,6 +48,22 @@ func BenchmarkRecord(b *testing.B) {
 	}
 }
 
+// BenchmarkRecordLost records for a caller that has a record (the loser's
+// path: SET NX GET answers the earlier ID).
+func BenchmarkRecordLost(b *testing.B) {
+	s := newTestStore(b, newClient(b), 0)
+	ctx := context.Background()
+	if _, err := s.Record(ctx, "caller", testID(1)); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if id, err := s.Record(ctx, "caller", testID(2)); id != testID(1) || err != nil {
+			b.Fatal(id, err)
+		}
+	}
+}
+
 func BenchmarkRateLimiterAllow(b *testing.B) {
 	c := newClient(b)
 	l := newTestLimiter(b, c, testPrefix(b, c), 1e9, 1<<30)

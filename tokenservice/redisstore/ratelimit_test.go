@@ -98,6 +98,38 @@ func TestRateLimitAcrossReplicas(t *testing.T) {
 	}
 }
 
+// TestRateLimitAcrossReplicasDefaults: the same with tokenservice's default
+// rate (30 a minute, burst 10). A token comes back every 2s, so 40
+// requests within 2s get exactly the burst; a machine slow enough to take
+// longer may see one more per 2s it took, and no more.
+func TestRateLimitAcrossReplicasDefaults(t *testing.T) {
+	t.Parallel()
+	clients := []*redis.Client{newClient(t), newClient(t), newClient(t)}
+	prefix := testPrefix(t, clients[0])
+	limiters := make([]*RateLimiter, len(clients))
+	for i, c := range clients {
+		limiters[i] = newTestLimiter(t, c, prefix, tokenservice.DefaultRatePerMinute, tokenservice.DefaultRateBurst)
+	}
+	ctx := context.Background()
+	allowed := 0
+	start := time.Now()
+	for i := range 40 {
+		ok, _, err := limiters[i%3].Allow(ctx, "anonymous:2001:db8::/64")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			allowed++
+		}
+	}
+	took := time.Since(start)
+	refill := int(took.Seconds() * tokenservice.DefaultRatePerMinute / 60)
+	if allowed < tokenservice.DefaultRateBurst || allowed > tokenservice.DefaultRateBurst+refill {
+		t.Fatalf("%d of 40 requests allowed in %v over three replicas; want %d (the burst) plus at most %d refilled", allowed, took, tokenservice.DefaultRateBurst, refill)
+	}
+	t.Logf("%d of 40 allowed in %v", allowed, took)
+}
+
 // TestRateLimitConcurrent: 60 requests at once over three replicas take
 // exactly the burst.
 func TestRateLimitConcurrent(t *testing.T) {

@@ -29,7 +29,8 @@ type Options struct {
 	// TTL, when positive, makes a record expire TTL after it was recorded
 	// or last read, so that callers not seen for that long are forgotten:
 	// their next request gets a new ACS identity. 0 keeps records until
-	// they are forgotten. When set it must be at least one second.
+	// they are forgotten. When set it must be at least one second, and
+	// the server Redis 6.2 or later (GETEX).
 	TTL time.Duration
 }
 
