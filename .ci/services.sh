@@ -57,17 +57,18 @@ install_missing() {
     $sudo chmod 755 "$policy"
     made_policy=1
   fi
-  $sudo apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  [ -n "$made_policy" ] && $sudo rm -f "$policy"
-  return 0
+  local rc=0
+  { $sudo apt-get update -qq >&2 &&
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; } || rc=$?
+  if [ -n "$made_policy" ]; then $sudo rm -f "$policy"; fi
+  return $rc
 }
 
 # free_port prints a loopback TCP port nothing listens on. Another process
 # may take it before the server does: the callers try again then.
 free_port() {
-  local p i
-  for i in $(seq 1 100); do
+  local p _
+  for _ in $(seq 1 100); do
     p=$((20000 + RANDOM % 40000))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
       echo "$p"; return
@@ -86,8 +87,8 @@ start_redis() {
     if as_user redis-server --bind 127.0.0.1 --port "$port" --dir "$dir/redis" \
         --daemonize yes --pidfile "$dir/redis/redis.pid" --logfile "$dir/redis/redis.log" \
         --save "" --appendonly no >&2; then
-      local i
-      for i in $(seq 1 100); do
+      local _
+      for _ in $(seq 1 100); do
         if redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null | grep -q PONG; then
           echo "$port"; return
         fi
@@ -96,7 +97,7 @@ start_redis() {
       done
     fi
     log "redis-server did not start on port $port (try $try):"; tail -5 "$dir/redis/redis.log" >&2 || true
-    [ -s "$dir/redis/redis.pid" ] && kill "$(cat "$dir/redis/redis.pid")" 2>/dev/null || true
+    if [ -s "$dir/redis/redis.pid" ]; then kill "$(cat "$dir/redis/redis.pid")" 2>/dev/null || true; fi
   done
   return 1
 }
@@ -108,6 +109,7 @@ start_postgres() {
   # A password for the loopback TCP connection (scram-sha-256, as a
   # production server would ask); the local socket in the temp dir trusts
   # its owner, for the createdb below.
+  # shellcheck disable=SC2016 # $1 is the inner shell's
   head -c 18 /dev/urandom | base64 | tr '+/' '-_' | as_user sh -c 'umask 077; cat >"$1"' sh "$dir/pg-password"
   as_user "$bin/initdb" -D "$dir/pg" -U acsidentity --pwfile="$dir/pg-password" \
     --auth-host=scram-sha-256 --auth-local=trust -E UTF8 --locale=C.UTF-8 --no-sync >"$dir/initdb.log" 2>&1 ||
@@ -156,8 +158,8 @@ stop() {
     as_user "$(pg_bin)/pg_ctl" -D "$dir/pg" -m fast -w -t 60 stop >&2 || true
   fi
   # redis-server removes its pid file when it has exited.
-  local i
-  for i in $(seq 1 100); do
+  local _
+  for _ in $(seq 1 100); do
     [ -e "$dir/redis/redis.pid" ] || break
     sleep 0.1
   done
