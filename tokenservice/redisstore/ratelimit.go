@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/acsgo/acsidentity/tokenservice/internal/identityrecord"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -122,7 +123,7 @@ func (l *RateLimiter) Allow(ctx context.Context, key string) (bool, time.Duratio
 	}
 	res, err := allowScript.Run(ctx, l.client, []string{l.prefix + key}, l.rateArg, l.burstArg).Int64Slice()
 	if err != nil {
-		return false, 0, fmt.Errorf("redisstore: rate limiter: %w", err)
+		return false, 0, identityrecord.Wrap(ctx, "redisstore", "rate limiter", err)
 	}
 	if len(res) != 2 {
 		return false, 0, errors.New("redisstore: rate limiter: the script answered " + strconv.Itoa(len(res)) + " values, not 2")

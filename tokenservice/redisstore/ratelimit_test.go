@@ -195,26 +195,30 @@ func TestRateLimitRefills(t *testing.T) {
 }
 
 // TestRateLimitKeyExpires: a bucket's key lives until the bucket would be
-// full again, and no longer.
+// full again, and no longer. One token every 10s, so that a slow machine
+// cannot let the key expire between the requests and the checks.
 func TestRateLimitKeyExpires(t *testing.T) {
 	t.Parallel()
 	c := newClient(t)
 	prefix := testPrefix(t, c)
-	l := newTestLimiter(t, c, prefix, 60, 5) // 1 a second
+	l := newTestLimiter(t, c, prefix, 6, 5)
 	ctx := context.Background()
 	if _, _, err := l.Allow(ctx, "k"); err != nil {
 		t.Fatal(err)
 	}
-	// One token taken: full again in 1s.
-	if ttl := c.PTTL(ctx, prefix+"k").Val(); ttl <= 0 || ttl > time.Second {
-		t.Fatalf("PTTL after one request = %v; want (0, 1s]", ttl)
+	// One token taken: full again within 10s.
+	if ttl := c.PTTL(ctx, prefix+"k").Val(); ttl <= 0 || ttl > 10*time.Second {
+		t.Fatalf("PTTL after one request = %v; want (0, 10s]", ttl)
 	}
 	for range 4 {
-		l.Allow(ctx, "k")
+		if _, _, err := l.Allow(ctx, "k"); err != nil {
+			t.Fatal(err)
+		}
 	}
-	// Five taken: full again in 5s (less what elapsed).
-	if ttl := c.PTTL(ctx, prefix+"k").Val(); ttl <= time.Second || ttl > 5*time.Second {
-		t.Fatalf("PTTL after five requests = %v; want (1s, 5s]", ttl)
+	// Five taken: full again within 50s, and not before 40s unless the
+	// requests took 10s.
+	if ttl := c.PTTL(ctx, prefix+"k").Val(); ttl <= 40*time.Second || ttl > 50*time.Second {
+		t.Fatalf("PTTL after five requests = %v; want (40s, 50s]", ttl)
 	}
 }
 

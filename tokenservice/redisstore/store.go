@@ -124,7 +124,7 @@ func (s *Store) Identity(ctx context.Context, caller string) (string, error) {
 	case errors.Is(err, redis.Nil):
 		return "", nil
 	case err != nil:
-		return "", fmt.Errorf("redisstore: identity: %w", err)
+		return "", identityrecord.Wrap(ctx, "redisstore", "identity", err)
 	}
 	if err := identityrecord.CheckID(id); err != nil {
 		return "", corrupt("identity", caller, err)
@@ -154,7 +154,7 @@ func (s *Store) Record(ctx context.Context, caller, id string) (string, error) {
 		case isSyntaxError(err):
 			s.oldServer.Store(true)
 		default:
-			return "", fmt.Errorf("redisstore: record: %w", err)
+			return "", identityrecord.Wrap(ctx, "redisstore", "record", err)
 		}
 	}
 	return s.recordOld(ctx, caller, key, id)
@@ -177,7 +177,7 @@ func (s *Store) recordOld(ctx context.Context, caller, key, id string) (string, 
 	for range recordAttempts {
 		set, err := s.client.SetNX(ctx, key, id, s.ttl).Result()
 		if err != nil {
-			return "", fmt.Errorf("redisstore: record: %w", err)
+			return "", identityrecord.Wrap(ctx, "redisstore", "record", err)
 		}
 		if set {
 			return id, nil
@@ -187,7 +187,7 @@ func (s *Store) recordOld(ctx context.Context, caller, key, id string) (string, 
 			continue
 		}
 		if err != nil {
-			return "", fmt.Errorf("redisstore: record: %w", err)
+			return "", identityrecord.Wrap(ctx, "redisstore", "record", err)
 		}
 		return s.recorded(caller, old)
 	}
@@ -221,7 +221,7 @@ func (s *Store) Forget(ctx context.Context, caller, id string) error {
 		return fmt.Errorf("redisstore: forget: %w", err)
 	}
 	if err := forgetScript.Run(ctx, s.client, []string{s.key(caller)}, id).Err(); err != nil && !errors.Is(err, redis.Nil) {
-		return fmt.Errorf("redisstore: forget: %w", err)
+		return identityrecord.Wrap(ctx, "redisstore", "forget", err)
 	}
 	return nil
 }

@@ -110,7 +110,7 @@ func (s *Store) Schema() string { return s.schema }
 // run Schema's statement in its migrations instead.
 func (s *Store) CreateTable(ctx context.Context) error {
 	if _, err := s.db.ExecContext(ctx, s.schema); err != nil {
-		return fmt.Errorf("sqlstore: create table: %w", err)
+		return identityrecord.Wrap(ctx, "sqlstore", "create table", err)
 	}
 	return nil
 }
@@ -135,7 +135,7 @@ func (s *Store) lookup(ctx context.Context, op, caller string) (id string, found
 	case errors.Is(err, sql.ErrNoRows):
 		return "", false, nil
 	case err != nil:
-		return "", false, fmt.Errorf("sqlstore: %s: %w", op, err)
+		return "", false, identityrecord.Wrap(ctx, "sqlstore", op, err)
 	}
 	if !v.Valid {
 		return "", true, corrupt(op, caller, errors.New("it is NULL"))
@@ -171,13 +171,13 @@ func (s *Store) Record(ctx context.Context, caller, id string) (string, error) {
 			// error instead of doing nothing. That row is the record: read
 			// it. Any other failure finds no row and is returned.
 			if ctx.Err() != nil {
-				return "", fmt.Errorf("sqlstore: record: %w", err)
+				return "", identityrecord.Wrap(ctx, "sqlstore", "record", err)
 			}
 			got, found, lerr := s.lookup(ctx, "record", caller)
 			if found {
 				return got, lerr
 			}
-			return "", fmt.Errorf("sqlstore: record: %w", err)
+			return "", identityrecord.Wrap(ctx, "sqlstore", "record", err)
 		}
 		if n, err := res.RowsAffected(); err == nil && n == 1 {
 			return id, nil
@@ -203,7 +203,7 @@ func (s *Store) Forget(ctx context.Context, caller, id string) error {
 		return fmt.Errorf("sqlstore: forget: %w", err)
 	}
 	if _, err := s.db.ExecContext(ctx, s.qDelete, caller, id); err != nil {
-		return fmt.Errorf("sqlstore: forget: %w", err)
+		return identityrecord.Wrap(ctx, "sqlstore", "forget", err)
 	}
 	return nil
 }

@@ -1,7 +1,8 @@
 // Package identityrecord checks what the identity stores (redisstore,
 // sqlstore) keep: the caller key and the ACS user ID recorded for it. Both
 // stores refuse the same inputs with the same words, and both treat a stored
-// value that is not an ACS user ID as a corrupt record.
+// value that is not an ACS user ID as a corrupt record. Wrap words their
+// server errors alike.
 package identityrecord
 
 import (
