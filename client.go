@@ -185,9 +185,16 @@ func (g *transportGuard) Do(req *policy.Request) (*http.Response, error) {
 
 // CreateUserOptions contains the optional parameters of Client.CreateUser.
 type CreateUserOptions struct {
-	// CustomID, when set, makes the call idempotent: the service returns the
+	// CustomID, when set, names the identity: the service returns the
 	// identity it made for this custom ID before, or makes one. It needs
-	// api-version 2025-03-02-preview. It must be valid UTF-8 of 1 to 256
+	// api-version 2025-03-02-preview. The real service does not make
+	// overlapping creates with one custom ID atomic: they can each make an
+	// identity, and from then on every create with that custom ID fails
+	// with error code "MultipleIdentitiesForCustomId" (a public report
+	// against the official JS SDK, azure-sdk-for-js issue 38531; the
+	// emulator reproduces it with Options.CustomIDRaces). Do not let two
+	// first creates of one custom ID overlap: tokenservice runs one at a
+	// time per caller. It must be valid UTF-8 of 1 to 256
 	// characters; anything else fails before any I/O with an error that
 	// wraps ErrInvalidCustomID and says which rule it broke.
 	CustomID string
@@ -529,7 +536,9 @@ func (c *Client) send(ctx context.Context, method, rawURL, contentType string, b
 }
 
 // createContext returns ctx with the retry rule of a create: with a custom ID
-// the create is idempotent and is retried as usual; without one it is
+// a repeated create returns the identity the first one made, so it is
+// retried as usual (a retry follows an answer or a failed connection, when
+// the first try is over); without one it is
 // retried only when the service provably did not act (see createRetry).
 func (c *Client) createContext(ctx context.Context, customID string) context.Context {
 	if customID != "" {

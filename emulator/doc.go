@@ -109,8 +109,10 @@
 //   - Tokens are real JWTs signed with Ed25519 (header alg EdDSA with a
 //     kid) with a jti besides the claims above; the service signs with RSA
 //     keys it does not publish. The default lifetime is 24 hours.
-//   - customId creates are linearizable: the same customId always returns
-//     the same live identity (201 both times).
+//   - By default customId creates are linearizable: the same customId
+//     always returns the same live identity (201 both times). The real
+//     service's are not; Options.CustomIDRaces reproduces that (see
+//     Custom ID races below).
 //   - Revocation and deletion are real: tokens issued before a revoke
 //     report "revoked", tokens of a deleted identity "deleted".
 //   - Teams Phone extension and Entra exchanges need a bearer caller; the
@@ -141,6 +143,48 @@
 // own, a stored form other than UTF-8, and answers that Go's encoder cannot
 // write; and no Go string of valid UTF-8 can hold one, so the Go SDK refuses
 // such a custom ID before any I/O (ErrInvalidCustomID) and never sends one.
+//
+// # Custom ID races
+//
+// The real service does not make creates with one custom ID atomic. A
+// public report against the official JS SDK 1.4.0-beta.1
+// (Azure/azure-sdk-for-js issue 38531, May 2026): ten overlapping
+// createUser({customId}) calls made several identities, and from then on
+// every create with that custom ID failed with the error code
+// MultipleIdentitiesForCustomId. By default the emulator is atomic and
+// cannot show it; Options.CustomIDRaces (-custom-id-races,
+// ACSIDENTITY_EMULATOR_CUSTOM_ID_RACES=true) makes it race the same way,
+// so that a client's handling of it can be tested:
+//
+//   - A create (with or without createTokenWithScopes) that finds no live
+//     identity with its custom ID waits Options.CustomIDRaceWindow
+//     (-custom-id-race-window, DefaultCustomIDRaceWindow: 50 ms), holding
+//     no lock, and then makes one whatever happened meanwhile. Every create
+//     with that custom ID that looks it up during the wait finds none
+//     either and makes its own identity, so creates sent together overlap
+//     even on a busy machine. Only such a first create waits: creates with
+//     other custom IDs, with a custom ID that names one identity and
+//     without a custom ID never wait for it.
+//   - From the moment a custom ID has two or more live identities, every
+//     create with it, with or without a token, answers
+//     {"error":{"code":"MultipleIdentitiesForCustomId","message":"..."}}
+//     with status 409 Conflict and makes nothing. The code is the
+//     service's (from the report); the status is NOT public, and 409 is our
+//     assumption, as is the message. The Go SDK returns it as an
+//     *azcore.ResponseError with that ErrorCode and StatusCode 409, and
+//     does not retry it (azcore retries no 409).
+//   - Each of those identities is an identity like any other: get (with its
+//     customId), issue token, revoke and delete work on it. When deletes
+//     leave exactly one live identity with the custom ID, creates with it
+//     return that one again (201); when they leave none, the next create
+//     makes a new one. What the real service does after such deletes is
+//     not known: this is our choice.
+//   - The data file keeps several identities per custom ID, and a restart
+//     loads them so: creates with that custom ID still answer 409, with or
+//     without CustomIDRaces, since the state rather than the option decides
+//     (the option only makes new creates race). The inspection endpoints
+//     and Emulator.Identities list each of them with its customId. A seed
+//     entry with that custom ID is skipped, and names the oldest of them.
 //
 // # What is an extension
 //

@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"cmp"
 	"context"
 	"crypto"
 	"encoding/base64"
@@ -139,7 +140,27 @@ type Options struct {
 	// Seed are identities New creates unless they exist (see
 	// Emulator.Seed); ReadSeedFile reads them from a file.
 	Seed []SeedIdentity
+	// CustomIDRaces makes creates with a custom ID race as they do on the
+	// real service: creates with the same custom ID that overlap in time
+	// each make their own identity, and from then on a create with that
+	// custom ID answers 409 MultipleIdentitiesForCustomId (see "Custom ID
+	// races" in the package documentation). Without it a create with a
+	// custom ID is atomic: it makes an identity only if no live identity
+	// has the custom ID.
+	CustomIDRaces bool
+	// CustomIDRaceWindow is, with CustomIDRaces, how long a create that
+	// finds no live identity with its custom ID waits before it makes
+	// one; every create with that custom ID that arrives meanwhile makes
+	// its own. 0 means DefaultCustomIDRaceWindow. Without CustomIDRaces it
+	// is ignored.
+	CustomIDRaceWindow time.Duration
 }
+
+// DefaultCustomIDRaceWindow is the race window of Options.CustomIDRaces
+// when Options.CustomIDRaceWindow is 0: long enough that creates sent
+// together overlap even on a busy machine, short enough not to slow a
+// test much (only the first create of a custom ID waits).
+const DefaultCustomIDRaceWindow = 50 * time.Millisecond
 
 // Emulator is an in-process ACS Identity service. It implements
 // http.Handler and is safe for concurrent use.
@@ -201,6 +222,9 @@ func New(opts *Options) (*Emulator, error) {
 	if o.JournalLimit < 0 {
 		return nil, fmt.Errorf("emulator: JournalLimit is %d, want 0 (the default) or more", o.JournalLimit)
 	}
+	if o.CustomIDRaceWindow < 0 {
+		return nil, fmt.Errorf("emulator: CustomIDRaceWindow is %v, want 0 (the default) or more", o.CustomIDRaceWindow)
+	}
 	if o.BodyTimeout <= 0 {
 		o.BodyTimeout = defaultBodyTimeout
 	}
@@ -225,6 +249,9 @@ func New(opts *Options) (*Emulator, error) {
 		remoteInspect: o.AllowRemoteInspection,
 	}
 	e.idPrefix = "8:acs:" + e.resourceID + "_"
+	if o.CustomIDRaces {
+		e.store.raceWindow = cmp.Or(o.CustomIDRaceWindow, DefaultCustomIDRaceWindow)
+	}
 	e.logRequests = o.Logger != nil && o.Logger.Enabled(context.Background(), slog.LevelInfo)
 	e.bodies.max, e.bodies.limit = e.maxBody, max(minBodyBudget, 4*e.maxBody)
 	e.extBodies.max, e.extBodies.limit = maxExtensionBody, extensionBodyBudget

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -119,7 +120,7 @@ func newFuzzFixture(t *testing.T) *fuzzFixture {
 	fx := &fuzzFixture{e: e, key: hmacauth.NewKey(raw), rawKey: raw, knownID: fuzzKnownID, knownTok: fuzzShared.knownTok}
 	st := e.store
 	st.add(&identity{id: fuzzKnownID, customID: fuzzCustomID, created: fuzzNow, lastIssued: fuzzNow})
-	st.custom[fuzzCustomID] = fuzzKnownID
+	st.custom[fuzzCustomID] = []string{fuzzKnownID}
 	e.tokenSeq.Store(1)
 	st.teams[teamsKey{fuzzTenant, fuzzObject}] = wire.TeamsExtensionAssignment{ObjectID: fuzzObject, TenantID: fuzzTenant, PrincipalType: "user"}
 	st.entra[fuzzObject] = wire.EntraAssignment{ObjectID: fuzzObject, TenantID: fuzzTenant, PrincipalType: "user", ClientIDs: []string{fuzzApp}}
@@ -438,7 +439,7 @@ func containsInt(s []int, v int) bool {
 // fuzzState is everything the emulator holds.
 type fuzzState struct {
 	identities []identity
-	custom     map[string]string
+	custom     map[string][]string
 	teams      map[teamsKey]wire.TeamsExtensionAssignment
 	entra      map[string]wire.EntraAssignment
 	seq        uint64
@@ -448,9 +449,9 @@ func (fx *fuzzFixture) snapshot() fuzzState {
 	st := fx.e.store
 	s := fuzzState{identities: st.all(), seq: fx.e.tokenSeq.Load()}
 	st.customMu.Lock()
-	s.custom = make(map[string]string, len(st.custom))
+	s.custom = make(map[string][]string, len(st.custom))
 	for k, v := range st.custom {
-		s.custom[k] = v
+		s.custom[k] = slices.Clone(v)
 	}
 	st.customMu.Unlock()
 	st.assignMu.RLock()
@@ -476,13 +477,16 @@ func (fx *fuzzFixture) checkConsistent(t *testing.T) {
 		if !it.deleted {
 			live[it.id] = it
 		}
-		if it.customID != "" && !it.deleted && s.custom[it.customID] != it.id {
+		if it.customID != "" && !it.deleted && !slices.Equal(s.custom[it.customID], []string{it.id}) {
 			t.Fatalf("live identity %s has custom ID %q, which maps to %q", it.id, it.customID, s.custom[it.customID])
 		}
 	}
-	for cid, id := range s.custom {
-		if it, ok := live[id]; !ok || it.customID != cid {
-			t.Fatalf("custom ID %q maps to %s, which is not a live identity with that custom ID", cid, id)
+	for cid, ids := range s.custom {
+		if len(ids) != 1 {
+			t.Fatalf("custom ID %q maps to %q, not one identity (creates are atomic here)", cid, ids)
+		}
+		if it, ok := live[ids[0]]; !ok || it.customID != cid {
+			t.Fatalf("custom ID %q maps to %s, which is not a live identity with that custom ID", cid, ids[0])
 		}
 	}
 

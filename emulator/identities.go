@@ -199,20 +199,24 @@ func (c *call) create() {
 		return
 	}
 	e := c.e
-	now := e.now()
 	var (
-		it  identity
-		tok issued
+		tok    issued
+		custom string
 	)
-	var custom string
 	if req.CustomID != nil {
 		custom = *req.CustomID
 	}
-	it = e.store.create(custom, now, func() string { return e.idPrefix + newUnique() }, func(p *identity) {
+	it, many := e.store.create(custom, e.now, func() string { return e.idPrefix + newUnique() }, func(p *identity, now time.Time) {
 		if len(scopes) > 0 {
 			tok = e.stamp(p, now, life)
 		}
 	})
+	if many > 0 {
+		if c.commit() { // the identities it names are saved
+			c.multipleForCustomID(custom, many)
+		}
+		return
+	}
 	res := wire.AccessTokenResult{Identity: c.wireIdentity(it)}
 	if len(scopes) > 0 {
 		res.AccessToken = e.token(it.id, scopes, tok)
@@ -221,6 +225,16 @@ func (c *call) create() {
 		return
 	}
 	c.writeJSON(http.StatusCreated, res)
+}
+
+// multipleForCustomID answers a create whose custom ID several live
+// identities have, which only creates that raced make
+// (Options.CustomIDRaces): the real service answers such a create with
+// the code MultipleIdentitiesForCustomId; its status is not public, and
+// 409 is our assumption (see the package documentation).
+func (c *call) multipleForCustomID(customID string, n int) {
+	c.fail(http.StatusConflict, "MultipleIdentitiesForCustomId",
+		fmt.Sprintf("There are %d identities with the custom ID '%s', so it does not name one identity; a create with it fails until all but one of them are deleted.", n, customID), "")
 }
 
 // get is GET /identities/{id} (preview).

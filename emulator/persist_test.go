@@ -138,3 +138,43 @@ func TestDataFileLock(t *testing.T) {
 	}
 	e2.Close()
 }
+
+// TestChangeAfterCloseNotSaved: a change made after Close, by a request
+// still running then (a create waiting out its custom-ID race window,
+// say), is not saved, and never touches the data file, which another
+// emulator may hold by then.
+func TestChangeAfterCloseNotSaved(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "state.json")
+	e1, err := New(&Options{DataFile: file})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e1.Close(); err != nil {
+		t.Fatal(err)
+	}
+	e2, err := New(&Options{DataFile: file})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(file)
+	late := e1.idPrefix + newUnique()
+	e1.store.add(&identity{id: late, customID: "late", created: e1.now()})
+	if err := e1.persist.Sync(); err == nil || !strings.Contains(err.Error(), "closed") {
+		t.Errorf("saving after Close: %v, want an error saying it is closed", err)
+	}
+	if after, _ := os.ReadFile(file); string(after) != string(before) {
+		t.Error("a change after Close wrote to the data file another emulator holds")
+	}
+	if err := e2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	e3, err := New(&Options{DataFile: file})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e3.Close()
+	if _, ok := e3.Identity(late); ok {
+		t.Error("the change made after Close was saved")
+	}
+}

@@ -45,7 +45,13 @@ type store struct {
 	shards [shardCount]shard
 
 	customMu sync.Mutex
-	custom   map[string]string // customId -> id (live identities only)
+	// custom maps a custom ID to the live identities that have it, in the
+	// order they were made (or loaded). It is one, except where creates
+	// raced (raceWindow) and made several.
+	custom map[string][]string
+	// raceWindow, when above zero, makes creates with a custom ID race as
+	// the real service's do (Options.CustomIDRaces): see create.
+	raceWindow time.Duration
 
 	assignMu sync.RWMutex
 	teams    map[teamsKey]wire.TeamsExtensionAssignment
@@ -81,7 +87,7 @@ type teamsKey struct{ tenant, object string }
 func newStore() *store {
 	s := &store{
 		seed:   maphash.MakeSeed(),
-		custom: map[string]string{},
+		custom: map[string][]string{},
 		teams:  map[teamsKey]wire.TeamsExtensionAssignment{},
 		entra:  map[string]wire.EntraAssignment{},
 	}
@@ -152,48 +158,76 @@ func (s *store) getOrCreate(id string, now time.Time, seq func() uint64, fn func
 }
 
 // create makes an identity and returns a copy of it, taken after fn ran
-// on it (under its lock, to stamp a token, say). With a custom ID it
-// returns the live identity that has it, if there is one, rather than
-// make another. newID names a new identity.
-func (s *store) create(customID string, now time.Time, newID func() string, fn func(*identity)) identity {
+// on it with the time of the create (under its lock, to stamp a token,
+// say). With a custom ID it returns the live identity that has it, if
+// there is one, rather than make another; if several live identities
+// have it, it makes nothing and returns their number (a create answers
+// 409 MultipleIdentitiesForCustomId then). newID names a new identity.
+//
+// By default a create with a custom ID is atomic: it looks the custom ID
+// up and makes the identity under customMu. With a raceWindow, as on the
+// real service, it is not: a create that finds no live identity with the
+// custom ID releases the lock, waits raceWindow and then makes one
+// whatever happened meanwhile, so every create with that custom ID that
+// looked it up during the wait makes its own identity too. Creates with
+// other custom IDs, and without one, never wait for it.
+func (s *store) create(customID string, clock func() time.Time, newID func() string, fn func(*identity, time.Time)) (identity, int) {
 	var out identity
 	if customID == "" {
+		now := clock()
 		p := &identity{id: newID(), created: now}
-		fn(p)
+		fn(p, now)
 		out = *p
 		s.add(p)
-		return out
+		return out, 0
 	}
 	s.customMu.Lock()
+	ids := s.custom[customID]
+	if len(ids) == 0 && s.raceWindow > 0 {
+		s.customMu.Unlock()
+		time.Sleep(s.raceWindow)
+		s.customMu.Lock()
+		ids = nil // whatever other creates made meanwhile: this one did not see it
+	}
 	defer s.customMu.Unlock()
-	id, ok := s.custom[customID]
-	if !ok {
+	var id string
+	now := clock()
+	switch len(ids) {
+	case 0:
 		id = newID()
-		s.custom[customID] = id
+		s.custom[customID] = append(s.custom[customID], id)
 		s.add(&identity{id: id, customID: customID, created: now})
+	case 1:
+		id = ids[0]
+	default:
+		return identity{}, len(ids)
 	}
 	s.with(id, func(p *identity) {
-		fn(p)
+		fn(p, now)
 		out = *p
 	})
-	return out
+	return out, 0
 }
 
 // seedIdentity creates the identity id with customID (either may be
 // empty, not both; newID names it when id is) unless it exists, deleted
 // or not, or its custom ID names a live identity already. It returns a
-// copy of the identity that now has the ID or custom ID, and an error
-// if the two name different identities.
+// copy of the identity that now has the ID or custom ID (the oldest, if
+// creates that raced gave the custom ID several), and an error if the two
+// name different identities.
 func (s *store) seedIdentity(id, customID string, now time.Time, newID func() string) (identity, error) {
 	s.customMu.Lock()
 	defer s.customMu.Unlock()
 	if customID != "" {
-		if have, ok := s.custom[customID]; ok {
-			if id != "" && have != id {
-				return identity{}, fmt.Errorf("custom ID %q already names %s, not %s", customID, have, id)
+		if have := s.custom[customID]; len(have) > 0 {
+			if id != "" {
+				if !slices.Contains(have, id) {
+					return identity{}, fmt.Errorf("custom ID %q already names %s, not %s", customID, strings.Join(have, " and "), id)
+				}
+				it, _ := s.lookup(id)
+				return it, nil
 			}
-			it, _ := s.lookup(have)
-			return it, nil
+			return s.oldest(have), nil
 		}
 	}
 	if id != "" {
@@ -208,10 +242,23 @@ func (s *store) seedIdentity(id, customID string, now time.Time, newID func() st
 	}
 	it := &identity{id: id, customID: customID, created: now}
 	if customID != "" {
-		s.custom[customID] = id
+		s.custom[customID] = append(s.custom[customID], id)
 	}
 	s.add(it)
 	return *it, nil
+}
+
+// oldest returns a copy of the identity of ids made first (the smallest
+// ID of those made at the same time).
+func (s *store) oldest(ids []string) identity {
+	var out identity
+	for i, id := range ids {
+		it, _ := s.lookup(id)
+		if i == 0 || it.created.Before(out.created) || it.created.Equal(out.created) && it.id < out.id {
+			out = it
+		}
+	}
+	return out
 }
 
 // lookup returns a copy of the identity id, deleted or not.
@@ -278,11 +325,22 @@ func (s *store) remove(id string, now time.Time) bool {
 		return false
 	}
 	it.deleted, it.deletedAt = true, now
-	if it.customID != "" && s.custom[it.customID] == id {
-		delete(s.custom, it.customID)
+	if it.customID != "" {
+		s.dropCustom(it.customID, id)
 	}
 	s.identityChanged(it)
 	return true
+}
+
+// dropCustom takes id off the identities that have customID; customMu
+// is held.
+func (s *store) dropCustom(customID, id string) {
+	ids := slices.DeleteFunc(s.custom[customID], func(x string) bool { return x == id })
+	if len(ids) == 0 {
+		delete(s.custom, customID)
+	} else {
+		s.custom[customID] = ids
+	}
 }
 
 type tokenState int
@@ -406,7 +464,7 @@ func (s *store) load(st *datafile.State) uint64 {
 			revokedAt: si.RevokedAt, revokedSeq: si.RevokedSeq, deleted: si.Deleted, deletedAt: si.DeletedAt}
 		s.shard(it.id).m[it.id] = it
 		if it.customID != "" && !it.deleted {
-			s.custom[it.customID] = it.id
+			s.custom[it.customID] = append(s.custom[it.customID], it.id)
 		}
 		revoked = max(revoked, si.RevokedSeq)
 	}

@@ -49,6 +49,7 @@ type Persister struct {
 	failing    bool // the last save failed (logged once)
 	compacting bool
 	carry      []queued // changes written since compaction began, with their bytes
+	closed     bool     // Close ran: the lock is released, nothing is saved
 
 	// The file; used by whoever is writing.
 	f        *os.File // the data file, open for appending
@@ -87,6 +88,9 @@ type queued struct {
 	raw []byte
 }
 
+// errClosed is what Sync returns after Close for changes it did not save.
+var errClosed = errors.New("the emulator is closed: its data file, whose lock it released, is no longer saved to")
+
 // Record queues ch; the store calls it with the change's lock held.
 func (p *Persister) Record(ch Change) {
 	ch.TokenSeq = p.tokenSeq() // read after the change, so at least its tokens'
@@ -113,6 +117,9 @@ func (p *Persister) Sync() error {
 	for p.durable < target {
 		if p.failGen != gen && p.failedUpTo >= target {
 			return p.failErr
+		}
+		if p.closed {
+			return errClosed
 		}
 		if p.writing {
 			p.cond.Wait()
@@ -434,13 +441,16 @@ func (p *Persister) compactOnce() error {
 }
 
 // Close saves what is pending, waits for a compaction to end and releases
-// the data file.
+// the data file. A change recorded after it (by a request that was still
+// running) is not saved: Sync fails, and never writes to the file, which
+// another emulator may hold by then.
 func (p *Persister) Close() error {
 	err := p.Sync()
 	p.mu.Lock()
 	for p.compacting || p.writing {
 		p.cond.Wait()
 	}
+	p.closed = true
 	p.mu.Unlock()
 	if p.f != nil {
 		p.f.Close()
