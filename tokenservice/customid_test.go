@@ -7,8 +7,10 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/acsgo/acsidentity"
 	"github.com/acsgo/acsidentity/emulator"
@@ -117,5 +119,67 @@ func TestCustomIDRecoveryExhausted(t *testing.T) {
 	}
 	if n := len(em.Identities()); n != 0 {
 		t.Fatalf("%d identities made", n)
+	}
+}
+
+// TestCustomIDRecoveryRaceMode: against the emulator's race mode, two
+// instances' overlapping first requests of one caller make two identities
+// with one custom ID, which ACS refuses from then on; a third instance
+// (or any whose cache does not know the caller) still gets the caller
+// tokens, for the identity of the caller's next custom ID, and says so
+// at Error.
+func TestCustomIDRecoveryRaceMode(t *testing.T) {
+	t.Parallel()
+	// A wide window: the two creates overlap however loaded the machine.
+	em, err := emulator.New(&emulator.Options{CustomIDRaces: true, CustomIDRaceWindow: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	newInstance := func(log *slog.Logger) http.Handler {
+		return newService(t, inProcessACS(t, em), &tokenservice.Options{AllowAnonymous: true, DevelopmentCallers: true, RateLimiter: noLimit, Logger: log})
+	}
+	a, b := newInstance(discard), newInstance(discard)
+	h := callerHeader("olga")
+	var wg sync.WaitGroup
+	users := make([]string, 2)
+	for i, svc := range []http.Handler{a, b} {
+		wg.Go(func() {
+			if tb := wantTokenNoFatal(serve(svc, "GET", "/api/token", h, "")); tb.User != nil {
+				users[i] = tb.User.CommunicationUserID
+			}
+		})
+	}
+	wg.Wait()
+	if users[0] == "" || users[1] == "" {
+		t.Fatalf("the racing requests: %q", users)
+	}
+	byCustomID := map[string]int{}
+	for _, i := range liveIdentities(em) {
+		byCustomID[i.CustomID]++
+	}
+	if len(byCustomID) != 1 {
+		t.Fatalf("identities by custom ID: %v, want one custom ID", byCustomID)
+	}
+	for cid, n := range byCustomID {
+		if n < 2 {
+			t.Fatalf("custom ID %s has %d identities: the creates did not race", cid, n)
+		}
+	}
+	var logs testutil.SyncBuffer
+	c := newInstance(slog.New(slog.NewJSONHandler(&logs, nil)))
+	id := wantToken(t, "a third instance", serve(c, "GET", "/api/token", h, "")).User.CommunicationUserID
+	if id == users[0] || id == users[1] {
+		t.Fatalf("the third instance used a raced identity %s", id)
+	}
+	if !strings.Contains(logs.String(), `"level":"ERROR"`) || !strings.Contains(logs.String(), "MultipleIdentitiesForCustomId") {
+		t.Fatalf("no Error line about the recovery:\n%s", logs.String())
+	}
+	// The instances that raced keep serving the caller.
+	for _, svc := range []http.Handler{a, b, c} {
+		wantToken(t, "later", serve(svc, "GET", "/api/token", h, ""))
+	}
+	// A fourth instance agrees with the third.
+	if got := wantToken(t, "a fourth instance", serve(newInstance(discard), "GET", "/api/token", h, "")).User.CommunicationUserID; got != id {
+		t.Fatalf("the fourth instance: %s, the third: %s", got, id)
 	}
 }

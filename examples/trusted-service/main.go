@@ -66,6 +66,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return err
 	}
 	defer closeBackend()
+	closeStores, err := openStores(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer closeStores()
 
 	opts := cfg.service
 	opts.Logger = log
