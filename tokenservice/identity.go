@@ -5,13 +5,13 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
 	"golang.org/x/sync/singleflight"
 
 	"github.com/acsgo/acsidentity"
+	"github.com/acsgo/acsidentity/tokenservice/internal/identityrecord"
 )
 
 // identities is the one place that knows how a caller maps to an ACS
@@ -253,15 +253,16 @@ func (d *identities) discard(ctx context.Context, c caller, id, why string) {
 	}
 }
 
-// checkRecord refuses a record that is not an ACS communication user ID:
-// a store's corrupt record must not become a token request for whatever
-// it names.
+// checkRecord refuses a record that is not an ACS communication user ID
+// (by the rules the ready stores record with): a store's corrupt record
+// must not become a token request for whatever it names.
 func checkRecord(id string) error {
-	if _, ok := acsidentity.IdentifierFromRawID(id).(acsidentity.CommunicationUserIdentifier); ok && len(id) <= 256 {
+	err := identityrecord.CheckID(id)
+	if err == nil {
 		return nil
 	}
 	return fail(http.StatusInternalServerError, CodeInternalError, "The request could not be processed.").
-		because("the identity store's record of this caller is not an ACS communication user ID: " + strconv.Quote(bounded(id, 64))).at(slog.LevelError)
+		because("the identity store's record of this caller: " + err.Error()).at(slog.LevelError)
 }
 
 // storeError is the answer to a failed IdentityStore call, or one that
