@@ -3,6 +3,7 @@ package tokenservice
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -160,11 +161,19 @@ func (d *identities) forget(ctx context.Context, key, id string) error {
 func (d *identities) resolve(ctx context.Context, c caller, want *tokenWant) (id string, tok *issued, err error) {
 	key := c.customID
 	var mine *issued
-	ch := d.flight.DoChan(key, func() (any, error) {
+	ch := d.flight.DoChan(key, func() (_ any, err error) {
+		// The lookup runs on a goroutine of its own, where a panic (of a
+		// store, say) would end the process: it becomes this request's
+		// 500, as ServeHTTP makes of a panic on the request's goroutine.
+		defer func() {
+			if p := recover(); p != nil {
+				err = fail(http.StatusInternalServerError, CodeInternalError, "The request could not be processed.").
+					because(fmt.Sprint("panic in the identity lookup: ", p)).at(slog.LevelError)
+			}
+		}()
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.timeout)
 		defer cancel()
 		var id string
-		var err error
 		if d.store != nil {
 			id, mine, err = d.fromStore(fctx, c, want)
 		} else {
@@ -189,6 +198,10 @@ func (d *identities) resolve(ctx context.Context, c caller, want *tokenWant) (id
 	case r = <-ch:
 	}
 	if r.Err != nil {
+		if e, ok := r.Err.(*Error); ok && r.Shared {
+			c := *e // each request's own: its answer and log line may change it
+			return "", nil, &c
+		}
 		return "", nil, r.Err
 	}
 	return r.Val.(string), mine, nil

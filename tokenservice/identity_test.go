@@ -306,7 +306,7 @@ func TestCustomIDModeDeletedIdentity(t *testing.T) {
 // deadline, or answer a fixed record, as a broken shared store would.
 type faultyStore struct {
 	*tokenservice.MemoryIdentityStore
-	mode   string // "fail", "hang", "corrupt", "fail-record", "corrupt-record"
+	mode   string // "fail", "hang", "corrupt", "fail-record", "corrupt-record", "panic"
 	record string // what "corrupt" and "corrupt-record" answer
 }
 
@@ -321,6 +321,8 @@ func (s *faultyStore) Identity(ctx context.Context, caller string) (string, erro
 		return "", ctx.Err()
 	case "corrupt":
 		return s.record, nil
+	case "panic":
+		panic("a bug in the store")
 	}
 	return s.MemoryIdentityStore.Identity(ctx, caller)
 }
@@ -352,6 +354,7 @@ func TestStoreFaults(t *testing.T) {
 		{"corrupt", "not an ACS ID", 500, tokenservice.CodeInternalError, ""},
 		{"corrupt", "8:orgid:6bc8b0d2-3e0e-4a7b-9c1f-8e7d6c5b4a39", 500, tokenservice.CodeInternalError, ""},
 		{"corrupt-record", "{\"id\": 1}", 500, tokenservice.CodeInternalError, ""},
+		{"panic", "", 500, tokenservice.CodeInternalError, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.mode+" "+c.record, func(t *testing.T) {
@@ -366,7 +369,7 @@ func TestStoreFaults(t *testing.T) {
 				t.Errorf("Retry-After %q, want %q", got, c.retryAfter)
 			}
 			wantError(t, "token", res, c.status, c.code)
-			if !strings.Contains(logs.String(), `"level":"ERROR"`) || !strings.Contains(logs.String(), "identity store") {
+			if !strings.Contains(logs.String(), `"level":"ERROR"`) || !strings.Contains(logs.String(), "identity") {
 				t.Errorf("no Error log line about the store:\n%s", logs.String())
 			}
 			if strings.HasPrefix(c.mode, "fail") {
