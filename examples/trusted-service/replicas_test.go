@@ -304,3 +304,50 @@ func TestReplicasRateLimit(t *testing.T) {
 		t.Fatalf("%d allowed + %d limited != 40", allowed, limited)
 	}
 }
+
+// TestStoreSQLiteAcrossRestart: with TRUSTED_SERVICE_IDENTITY_STORE=sqlite:PATH
+// a caller keeps its identity across a restart of the service, made
+// without a custom ID (the GA api-version), and DELETE /api/user forgets
+// it.
+func TestStoreSQLiteAcrossRestart(t *testing.T) {
+	t.Parallel()
+	handlerBinary(t)
+	srv := racingEmulator(t)
+	env := map[string]string{envIdentityStore: "sqlite:" + t.TempDir() + "/ids.db", envRatePerMinute: "0"}
+	first := startReplicas(t, srv, 1, env)[0]
+	a := getToken(first.base, "alice")
+	if a.status != http.StatusOK {
+		t.Fatalf("token: %d %s", a.status, a.body)
+	}
+	if err := first.stop(); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	second := startReplicas(t, srv, 1, env)[0]
+	if b := getToken(second.base, "alice"); b.status != http.StatusOK || b.user != a.user {
+		t.Fatalf("after a restart: %d %s, want %s", b.status, b.body, a.user)
+	}
+	for _, i := range srv.Emulator.Identities() {
+		if i.CustomID != "" {
+			t.Errorf("identity %s has custom ID %q: with a store none is used", i.ID, i.CustomID)
+		}
+	}
+	r, _ := http.NewRequest("DELETE", second.base+"/api/user", nil)
+	r.Header.Set("X-Caller-Id", "alice")
+	resp, err := replicaClient.Do(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("DELETE: %d", resp.StatusCode)
+	}
+	r, _ = http.NewRequest("GET", second.base+"/api/user", nil)
+	r.Header.Set("X-Caller-Id", "alice")
+	if resp, err = replicaClient.Do(r); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("GET /api/user after DELETE: %d, want 404", resp.StatusCode)
+	}
+}
