@@ -156,8 +156,8 @@ type Service struct {
 // New returns a Service that issues tokens with client, which must be
 // able to create identities with a custom ID (api-version
 // 2025-03-02-preview; NewClientOptions sets it) unless every caller is
-// anonymous or Options.Identities is set. Options may be nil. New checks everything it can: a mistake
-// is an error here, not a failure later.
+// anonymous or Options.Identities is set. Options may be nil. New checks
+// everything it can: a mistake is an error here, not a failure later.
 func New(client *acsidentity.Client, options *Options) (*Service, error) {
 	if client == nil {
 		return nil, errors.New("tokenservice: the ACS client is nil")
