@@ -17,7 +17,9 @@ import (
 //
 // The default, NewMemoryRateLimiter, counts in the memory of one instance.
 // Behind several instances each would allow the full rate; give them one
-// limiter over a shared store (Redis, a gateway's counters) instead.
+// limiter over a shared store instead: redisstore.NewRateLimiter (package
+// github.com/acsgo/acsidentity/tokenservice/redisstore), or a gateway's
+// counters.
 type RateLimiter interface {
 	// Allow counts one request against key's allowance. It reports whether
 	// the request may go ahead, and if not, how long the caller should wait
