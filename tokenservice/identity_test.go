@@ -327,6 +327,13 @@ func (s *faultyStore) Identity(ctx context.Context, caller string) (string, erro
 	return s.MemoryIdentityStore.Identity(ctx, caller)
 }
 
+func (s *faultyStore) Forget(ctx context.Context, caller, id string) error {
+	if s.mode == "fail-forget" {
+		return errStoreDown
+	}
+	return s.MemoryIdentityStore.Forget(ctx, caller, id)
+}
+
 func (s *faultyStore) Record(ctx context.Context, caller, id string) (string, error) {
 	switch s.mode {
 	case "fail-record":
@@ -440,5 +447,44 @@ func TestNewAcceptsGAWithStore(t *testing.T) {
 	}
 	if _, err := tokenservice.New(acs, &tokenservice.Options{Authenticate: auth, Identities: tokenservice.NewMemoryIdentityStore(), Logger: discard}); err != nil {
 		t.Fatalf("New with a store on a GA api-version: %v", err)
+	}
+}
+
+// TestStoreFaultsUser: GET and DELETE /user with a store that is down get
+// 503; a DELETE whose Forget fails (the identity deleted in ACS, the record
+// left) is an error, and the caller's next token gets a new identity all
+// the same, as does the DELETE's retry.
+func TestStoreFaultsUser(t *testing.T) {
+	t.Parallel()
+	em := newEmulator(t)
+	store := &faultyStore{MemoryIdentityStore: tokenservice.NewMemoryIdentityStore()}
+	svc := newService(t, inProcessClientGA(t, em), &tokenservice.Options{AllowAnonymous: true, DevelopmentCallers: true, Identities: store, RateLimiter: noLimit})
+	h := callerHeader("pia")
+	first := wantToken(t, "token", serve(svc, "GET", "/api/token", h, "")).User.CommunicationUserID
+
+	fresh := newService(t, inProcessClientGA(t, em), &tokenservice.Options{AllowAnonymous: true, DevelopmentCallers: true, Identities: store, RateLimiter: noLimit})
+	store.mode = "fail"
+	wantError(t, "GET /user, store down", serve(fresh, "GET", "/api/user", h, ""), 503, tokenservice.CodeIdentityStoreUnavailable)
+	wantError(t, "DELETE /user, store down", serve(fresh, "DELETE", "/api/user", h, ""), 503, tokenservice.CodeIdentityStoreUnavailable)
+	if live := liveIdentities(em); len(live) != 1 {
+		t.Fatalf("identities after refused DELETEs: %+v", live)
+	}
+
+	store.mode = "fail-forget"
+	wantError(t, "DELETE /user, Forget fails", serve(svc, "DELETE", "/api/user", h, ""), 503, tokenservice.CodeIdentityStoreUnavailable)
+	if live := liveIdentities(em); len(live) != 0 {
+		t.Fatalf("the identity was not deleted in ACS: %+v", live)
+	}
+	store.mode = ""
+	// The record names a deleted identity: the next token replaces it.
+	second := wantToken(t, "token after the half-done DELETE", serve(fresh, "GET", "/api/token", h, "")).User.CommunicationUserID
+	if second == first {
+		t.Fatal("a token for the deleted identity")
+	}
+	if res := serve(svc, "DELETE", "/api/user", h, ""); res.StatusCode != 204 {
+		t.Fatalf("DELETE again: %d", res.StatusCode)
+	}
+	if live := liveIdentities(em); len(live) != 0 || store.Len() != 0 {
+		t.Fatalf("after DELETE: identities %+v, %d records", live, store.Len())
 	}
 }
