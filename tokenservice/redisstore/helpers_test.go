@@ -2,23 +2,21 @@ package redisstore
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/acsgo/acsidentity/internal/testservers"
+	"github.com/acsgo/acsidentity/tokenservice/internal/storetest"
 	"github.com/redis/go-redis/v9"
 )
 
-// resource is the ACS resource of the IDs tests record.
-const resource = "6ec8b855-ada4-44d7-b3e9-6e76508c6ec9"
+// resource is the ACS resource of the IDs tests record, and testID a valid
+// ACS user ID, a different one for each n.
+const resource = storetest.Resource
 
-// testID returns a valid ACS user ID, different for each n.
-func testID(n int) string {
-	return fmt.Sprintf("8:acs:%s_00000000-0000-0000-0000-%012x", resource, n)
-}
+var testID = storetest.ID
 
 // newClient returns a client of the test Redis (skipping tb without one),
 // closed when tb ends.
@@ -72,7 +70,7 @@ func newTestStore(tb testing.TB, c *redis.Client, ttl time.Duration) *Store {
 // hook that counts the commands it is asked to send.
 func offlineClient(tb testing.TB) (*redis.Client, *atomic.Int64) {
 	tb.Helper()
-	c := redis.NewClient(&redis.Options{Addr: closedAddr(tb), ContextTimeoutEnabled: true, MaxRetries: -1, DialTimeout: 5 * time.Second})
+	c := redis.NewClient(&redis.Options{Addr: storetest.ClosedAddr(tb), ContextTimeoutEnabled: true, MaxRetries: -1, DialTimeout: 5 * time.Second})
 	tb.Cleanup(func() { c.Close() })
 	var n atomic.Int64
 	c.AddHook(countHook{&n})
@@ -90,18 +88,6 @@ func (h countHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 }
 func (h countHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return next
-}
-
-// closedAddr returns a loopback address that refuses connections.
-func closedAddr(tb testing.TB) string {
-	tb.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
 }
 
 // silentAddr returns the address of a loopback server that accepts

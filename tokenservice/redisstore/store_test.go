@@ -4,11 +4,10 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/acsgo/acsidentity/tokenservice/internal/identityrecord"
+	"github.com/acsgo/acsidentity/tokenservice/internal/storetest"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -63,36 +62,7 @@ func TestRefusedBeforeAnyCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
-	long := strings.Repeat("c", 300)
-	for _, tc := range []struct {
-		caller, id, want string
-		wantErr          error
-	}{
-		{"", testID(1), "redisstore: %s: invalid caller key: it is empty", identityrecord.ErrInvalidCaller},
-		{long, testID(1), "is 300 bytes; at most 256", identityrecord.ErrInvalidCaller},
-		{"a\tb", testID(1), "byte 1 is 0x09", identityrecord.ErrInvalidCaller},
-		{"ok", "", "redisstore: %s: invalid ACS user ID: it is empty", identityrecord.ErrInvalidID},
-		{"ok", "8:orgid:someone", "does not start with 8:acs:", identityrecord.ErrInvalidID},
-		{"ok", "8:acs:" + resource + "_tenant_user", "more than one _", identityrecord.ErrInvalidID},
-	} {
-		ops := map[string]error{
-			"record": func() error { _, err := s.Record(ctx, tc.caller, tc.id); return err }(),
-			"forget": s.Forget(ctx, tc.caller, tc.id),
-		}
-		if tc.wantErr == identityrecord.ErrInvalidCaller {
-			_, ops["identity"] = s.Identity(ctx, tc.caller)
-		}
-		for op, err := range ops {
-			want := strings.Replace(tc.want, "%s", op, 1)
-			if !errors.Is(err, tc.wantErr) || !strings.Contains(err.Error(), want) {
-				t.Errorf("%s(%q, %q) = %v; want an error saying %q", op, identityrecord.Short(tc.caller), tc.id, err, want)
-			}
-			if err != nil && strings.Contains(err.Error(), long) {
-				t.Errorf("%s: the error quotes the whole 300-byte caller", op)
-			}
-		}
-	}
+	storetest.Refuses(t, s, storetest.RefusedCases("redisstore"))
 	if n := sent.Load(); n != 0 {
 		t.Errorf("%d commands were sent for refused input; want none", n)
 	}
@@ -102,58 +72,20 @@ func TestRecordIdentityForget(t *testing.T) {
 	t.Parallel()
 	c := newClient(t)
 	s := newTestStore(t, c, 0)
-	ctx := context.Background()
 	const caller = "oidc:https://login.example/|user-1"
-
-	if id, err := s.Identity(ctx, caller); id != "" || err != nil {
-		t.Fatalf("Identity before Record = %q, %v; want \"\", nil", id, err)
-	}
-	if got, err := s.Record(ctx, caller, testID(1)); got != testID(1) || err != nil {
-		t.Fatalf("first Record = %q, %v; want %q (it won)", got, err, testID(1))
-	}
-	if got, err := s.Record(ctx, caller, testID(2)); got != testID(1) || err != nil {
-		t.Fatalf("second Record = %q, %v; want the first ID %q", got, err, testID(1))
-	}
-	if id, err := s.Identity(ctx, caller); id != testID(1) || err != nil {
-		t.Fatalf("Identity = %q, %v; want %q", id, err, testID(1))
-	}
+	storetest.Lifecycle(t, s, caller)
 	// The record is where the documentation says, with no expiry.
-	if v, err := c.Get(ctx, s.prefix+caller).Result(); v != testID(1) || err != nil {
+	ctx := context.Background()
+	if v, err := c.Get(ctx, s.prefix+caller).Result(); v != testID(3) || err != nil {
 		t.Fatalf("GET %s = %q, %v", s.prefix+caller, v, err)
 	}
 	if ttl := c.PTTL(ctx, s.prefix+caller).Val(); ttl != -1 {
 		t.Errorf("PTTL = %v; want -1 (no expiry)", ttl)
 	}
-	// Another caller is another record.
-	if id, err := s.Identity(ctx, caller+"x"); id != "" || err != nil {
-		t.Fatalf("Identity of another caller = %q, %v", id, err)
-	}
-
-	// Forget with another ID (a race loser's) leaves the record alone.
-	if err := s.Forget(ctx, caller, testID(2)); err != nil {
-		t.Fatal(err)
-	}
-	if id, _ := s.Identity(ctx, caller); id != testID(1) {
-		t.Fatalf("after Forget of another ID, Identity = %q; want %q still", id, testID(1))
-	}
-	if err := s.Forget(ctx, caller, testID(1)); err != nil {
-		t.Fatal(err)
-	}
-	if id, err := s.Identity(ctx, caller); id != "" || err != nil {
-		t.Fatalf("after Forget, Identity = %q, %v; want none", id, err)
-	}
-	if err := s.Forget(ctx, caller, testID(1)); err != nil {
-		t.Fatalf("Forget with no record = %v; want nil", err)
-	}
-	// A new record after Forget.
-	if got, err := s.Record(ctx, caller, testID(3)); got != testID(3) || err != nil {
-		t.Fatalf("Record after Forget = %q, %v; want %q", got, err, testID(3))
-	}
 }
 
 // TestRecordRace: 50 goroutines on three clients (three replicas) record
-// different IDs for one caller at once. Every one gets the same ID, which
-// is the ID of exactly one of them, and Redis holds it.
+// different IDs for one caller at once: one winner, whose ID all get.
 func TestRecordRace(t *testing.T) {
 	t.Parallel()
 	for _, old := range []bool{false, true} {
@@ -165,7 +97,7 @@ func TestRecordRace(t *testing.T) {
 			t.Parallel()
 			clients := []*redis.Client{newClient(t), newClient(t), newClient(t)}
 			prefix := testPrefix(t, clients[0])
-			stores := make([]*Store, len(clients))
+			stores := make([]storetest.Store, len(clients))
 			for i, c := range clients {
 				s, err := New(c, &Options{KeyPrefix: prefix})
 				if err != nil {
@@ -174,66 +106,16 @@ func TestRecordRace(t *testing.T) {
 				s.oldServer.Store(old)
 				stores[i] = s
 			}
-			for round := range 5 {
-				caller := "caller-" + string(rune('a'+round))
-				const n = 50
-				got := make([]string, n)
-				errs := make([]error, n)
-				start := make(chan struct{})
-				var wg sync.WaitGroup
-				for i := range n {
-					wg.Go(func() {
-						<-start
-						got[i], errs[i] = stores[i%len(stores)].Record(context.Background(), caller, testID(round*1000+i))
-					})
-				}
-				close(start)
-				wg.Wait()
-				won := 0
-				for i := range n {
-					if errs[i] != nil {
-						t.Fatalf("Record %d: %v", i, errs[i])
-					}
-					if got[i] != got[0] {
-						t.Fatalf("Record %d got %q, Record 0 got %q: two winners", i, got[i], got[0])
-					}
-					if got[i] == testID(round*1000+i) {
-						won++
-					}
-				}
-				if won != 1 {
-					t.Fatalf("%d calls got their own ID back; want exactly 1 winner", won)
-				}
-				if v := clients[0].Get(context.Background(), prefix+caller).Val(); v != got[0] {
-					t.Fatalf("Redis holds %q; the winner was %q", v, got[0])
-				}
-			}
+			storetest.RecordRace(t, stores)
 		})
 	}
 }
 
-// TestForgetRace: Forget by the losers of a race, concurrent with the
-// winner's lookups, never removes the winner's record.
+// TestForgetRace: Forget by the losers of a race never removes the
+// winner's record.
 func TestForgetRace(t *testing.T) {
 	t.Parallel()
-	c := newClient(t)
-	s := newTestStore(t, c, 0)
-	ctx := context.Background()
-	if _, err := s.Record(ctx, "caller", testID(0)); err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	for i := 1; i <= 30; i++ {
-		wg.Go(func() {
-			if err := s.Forget(ctx, "caller", testID(i)); err != nil {
-				t.Error(err)
-			}
-		})
-	}
-	wg.Wait()
-	if id, err := s.Identity(ctx, "caller"); id != testID(0) || err != nil {
-		t.Fatalf("Identity = %q, %v; want the winner %q", id, err, testID(0))
-	}
+	storetest.ForgetRace(t, newTestStore(t, newClient(t), 0))
 }
 
 // TestCorruptRecord: a value that is not an ACS user ID, or a key of
@@ -317,16 +199,7 @@ func TestServerDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
-	for op, err := range map[string]error{
-		"identity": func() error { _, err := s.Identity(ctx, "caller"); return err }(),
-		"record":   func() error { _, err := s.Record(ctx, "caller", testID(1)); return err }(),
-		"forget":   s.Forget(ctx, "caller", testID(1)),
-	} {
-		if err == nil || !strings.HasPrefix(err.Error(), "redisstore: "+op+": ") || !strings.Contains(err.Error(), "refused") {
-			t.Errorf("%s with Redis down = %v; want a wrapped connection-refused error", op, err)
-		}
-	}
+	storetest.Down(t, s, "redisstore")
 }
 
 // TestDeadline: a Redis that accepts connections but never answers holds

@@ -3,8 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -13,17 +11,16 @@ import (
 	"time"
 
 	"github.com/acsgo/acsidentity/internal/testservers"
+	"github.com/acsgo/acsidentity/tokenservice/internal/storetest"
 	_ "github.com/jackc/pgx/v5/stdlib" // driver "pgx"
 	_ "modernc.org/sqlite"             // driver "sqlite"
 )
 
-// resource is the ACS resource of the IDs tests record.
-const resource = "6ec8b855-ada4-44d7-b3e9-6e76508c6ec9"
+// resource is the ACS resource of the IDs tests record, and testID a valid
+// ACS user ID, a different one for each n.
+const resource = storetest.Resource
 
-// testID returns a valid ACS user ID, different for each n.
-func testID(n int) string {
-	return fmt.Sprintf("8:acs:%s_00000000-0000-0000-0000-%012x", resource, n)
-}
+var testID = storetest.ID
 
 // engine is a database the store is tested on.
 type engine struct {
@@ -122,18 +119,6 @@ func newTestStore(tb testing.TB, db *sql.DB) *Store {
 		}
 	})
 	return s
-}
-
-// closedAddr returns a loopback address that refuses connections.
-func closedAddr(tb testing.TB) string {
-	tb.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
 }
 
 // readDoc returns the text of doc.go.

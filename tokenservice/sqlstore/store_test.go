@@ -5,11 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/acsgo/acsidentity/tokenservice/internal/identityrecord"
+	"github.com/acsgo/acsidentity/tokenservice/internal/storetest"
 )
 
 // identityStore is the interface tokenservice defines for identity stores;
@@ -80,8 +80,7 @@ func TestSchemaDocumented(t *testing.T) {
 }
 
 // TestRefusedBeforeAnyStatement: bad callers and IDs are refused with an
-// error naming the fault, and nothing reaches the database (here one that
-// is closed, so any statement would fail with another error).
+// error naming the fault, before any statement: the database is closed.
 func TestRefusedBeforeAnyStatement(t *testing.T) {
 	t.Parallel()
 	db, err := sql.Open("sqlite", ":memory:")
@@ -93,39 +92,10 @@ func TestRefusedBeforeAnyStatement(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
-	long := strings.Repeat("c", 300)
-	for _, tc := range []struct {
-		caller, id, want string
-		wantErr          error
-	}{
-		{"", testID(1), "sqlstore: %s: invalid caller key: it is empty", identityrecord.ErrInvalidCaller},
-		{long, testID(1), "is 300 bytes; at most 256", identityrecord.ErrInvalidCaller},
-		{"a\x00b", testID(1), "byte 1 is 0x00", identityrecord.ErrInvalidCaller},
-		{"ok", "", "sqlstore: %s: invalid ACS user ID: it is empty", identityrecord.ErrInvalidID},
-		{"ok", "4:+14255550123", "does not start with 8:acs:", identityrecord.ErrInvalidID},
-		{"ok", "8:acs:" + resource + "_x'; DROP TABLE y; --", "other than letters", identityrecord.ErrInvalidID},
-	} {
-		ops := map[string]error{
-			"record": func() error { _, err := s.Record(ctx, tc.caller, tc.id); return err }(),
-			"forget": s.Forget(ctx, tc.caller, tc.id),
-		}
-		if tc.wantErr == identityrecord.ErrInvalidCaller {
-			_, ops["identity"] = s.Identity(ctx, tc.caller)
-		}
-		for op, err := range ops {
-			want := strings.Replace(tc.want, "%s", op, 1)
-			if !errors.Is(err, tc.wantErr) || !strings.Contains(err.Error(), want) {
-				t.Errorf("%s(%q, %q) = %v; want an error saying %q", op, identityrecord.Short(tc.caller), tc.id, err, want)
-			}
-			if err != nil && strings.Contains(err.Error(), long) {
-				t.Errorf("%s: the error quotes the whole 300-byte caller", op)
-			}
-		}
-	}
+	storetest.Refuses(t, s, storetest.RefusedCases("sqlstore"))
 	// A valid call does reach the (closed) database: the test above is
 	// not passing because every call fails.
-	if _, err := s.Identity(ctx, "ok"); err == nil || !strings.Contains(err.Error(), "database is closed") {
+	if _, err := s.Identity(context.Background(), "ok"); err == nil || !strings.Contains(err.Error(), "database is closed") {
 		t.Fatalf("Identity on a closed *sql.DB = %v; want sql's closed-database error", err)
 	}
 }
@@ -136,47 +106,12 @@ func TestRecordIdentityForget(t *testing.T) {
 		s := newTestStore(t, db)
 		ctx := context.Background()
 		const caller = "oidc:https://login.example/|user-1"
-
-		if id, err := s.Identity(ctx, caller); id != "" || err != nil {
-			t.Fatalf("Identity before Record = %q, %v; want \"\", nil", id, err)
-		}
-		if got, err := s.Record(ctx, caller, testID(1)); got != testID(1) || err != nil {
-			t.Fatalf("first Record = %q, %v; want %q (it won)", got, err, testID(1))
-		}
-		if got, err := s.Record(ctx, caller, testID(2)); got != testID(1) || err != nil {
-			t.Fatalf("second Record = %q, %v; want the first ID %q", got, err, testID(1))
-		}
-		if id, err := s.Identity(ctx, caller); id != testID(1) || err != nil {
-			t.Fatalf("Identity = %q, %v; want %q", id, err, testID(1))
-		}
+		storetest.Lifecycle(t, s, caller)
 		// One row, as the documentation describes it.
 		var n int
 		var created any
 		if err := db.QueryRowContext(ctx, "SELECT COUNT(*), MAX(created_at) FROM "+tableOf(s)).Scan(&n, &created); err != nil || n != 1 || created == nil {
 			t.Fatalf("rows: %d, created_at %v, %v; want one row with created_at", n, created, err)
-		}
-		// Callers differ by case: another record.
-		if id, err := s.Identity(ctx, strings.ToUpper(caller)); id != "" || err != nil {
-			t.Fatalf("Identity of the upper-case caller = %q, %v; want none", id, err)
-		}
-
-		if err := s.Forget(ctx, caller, testID(2)); err != nil {
-			t.Fatal(err)
-		}
-		if id, _ := s.Identity(ctx, caller); id != testID(1) {
-			t.Fatalf("after Forget of another ID, Identity = %q; want %q still", id, testID(1))
-		}
-		if err := s.Forget(ctx, caller, testID(1)); err != nil {
-			t.Fatal(err)
-		}
-		if id, err := s.Identity(ctx, caller); id != "" || err != nil {
-			t.Fatalf("after Forget, Identity = %q, %v; want none", id, err)
-		}
-		if err := s.Forget(ctx, caller, testID(1)); err != nil {
-			t.Fatalf("Forget with no record = %v; want nil", err)
-		}
-		if got, err := s.Record(ctx, caller, testID(3)); got != testID(3) || err != nil {
-			t.Fatalf("Record after Forget = %q, %v; want %q", got, err, testID(3))
 		}
 		// CreateTable again is harmless and keeps the rows.
 		if err := s.CreateTable(ctx); err != nil {
@@ -195,8 +130,8 @@ func tableOf(s *Store) string {
 }
 
 // TestRecordRace: 50 goroutines on three *sql.DB pools (three replicas)
-// record different IDs for one caller at once. Every one gets the same ID,
-// which is the ID of exactly one of them, and the table holds it.
+// record different IDs for one caller at once: one winner, whose ID all
+// get.
 func TestRecordRace(t *testing.T) {
 	t.Parallel()
 	for _, e := range engines {
@@ -204,11 +139,11 @@ func TestRecordRace(t *testing.T) {
 			t.Parallel()
 			first := e.open(t)
 			s0 := newTestStore(t, first)
-			stores := []*Store{s0}
+			stores := []storetest.Store{s0}
 			// SQLite's database is a file of the first pool's own: the other
 			// replicas open the same file.
 			for range 2 {
-				db := first
+				var db *sql.DB
 				if e.name == "sqlite" {
 					db = reopenSQLite(t, first)
 				} else {
@@ -220,40 +155,7 @@ func TestRecordRace(t *testing.T) {
 				}
 				stores = append(stores, s)
 			}
-			for round := range 5 {
-				caller := "caller-" + string(rune('a'+round))
-				const n = 50
-				got := make([]string, n)
-				errs := make([]error, n)
-				start := make(chan struct{})
-				var wg sync.WaitGroup
-				for i := range n {
-					wg.Go(func() {
-						<-start
-						got[i], errs[i] = stores[i%len(stores)].Record(context.Background(), caller, testID(round*1000+i))
-					})
-				}
-				close(start)
-				wg.Wait()
-				won := 0
-				for i := range n {
-					if errs[i] != nil {
-						t.Fatalf("Record %d: %v", i, errs[i])
-					}
-					if got[i] != got[0] {
-						t.Fatalf("Record %d got %q, Record 0 got %q: two winners", i, got[i], got[0])
-					}
-					if got[i] == testID(round*1000+i) {
-						won++
-					}
-				}
-				if won != 1 {
-					t.Fatalf("%d calls got their own ID back; want exactly 1 winner", won)
-				}
-				if id, err := s0.Identity(context.Background(), caller); id != got[0] || err != nil {
-					t.Fatalf("the table holds %q, %v; the winner was %q", id, err, got[0])
-				}
-			}
+			storetest.RecordRace(t, stores)
 		})
 	}
 }
@@ -273,23 +175,7 @@ func reopenSQLite(tb testing.TB, db *sql.DB) *sql.DB {
 func TestForgetRace(t *testing.T) {
 	t.Parallel()
 	forEachEngine(t, func(t *testing.T, db *sql.DB) {
-		s := newTestStore(t, db)
-		ctx := context.Background()
-		if _, err := s.Record(ctx, "caller", testID(0)); err != nil {
-			t.Fatal(err)
-		}
-		var wg sync.WaitGroup
-		for i := 1; i <= 30; i++ {
-			wg.Go(func() {
-				if err := s.Forget(ctx, "caller", testID(i)); err != nil {
-					t.Error(err)
-				}
-			})
-		}
-		wg.Wait()
-		if id, err := s.Identity(ctx, "caller"); id != testID(0) || err != nil {
-			t.Fatalf("Identity = %q, %v; want the winner %q", id, err, testID(0))
-		}
+		storetest.ForgetRace(t, newTestStore(t, db))
 	})
 }
 
@@ -338,7 +224,7 @@ func TestNoTable(t *testing.T) {
 // error that names the store and the operation.
 func TestServerDown(t *testing.T) {
 	t.Parallel()
-	db, err := sql.Open("pgx", "postgres://nobody@"+closedAddr(t)+"/x?sslmode=disable&connect_timeout=10")
+	db, err := sql.Open("pgx", "postgres://nobody@"+storetest.ClosedAddr(t)+"/x?sslmode=disable&connect_timeout=10")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -347,16 +233,7 @@ func TestServerDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
-	for op, err := range map[string]error{
-		"identity": func() error { _, err := s.Identity(ctx, "caller"); return err }(),
-		"record":   func() error { _, err := s.Record(ctx, "caller", testID(1)); return err }(),
-		"forget":   s.Forget(ctx, "caller", testID(1)),
-	} {
-		if err == nil || !strings.HasPrefix(err.Error(), "sqlstore: "+op+": ") || !strings.Contains(err.Error(), "refused") {
-			t.Errorf("%s with PostgreSQL down = %v; want a wrapped connection-refused error", op, err)
-		}
-	}
+	storetest.Down(t, s, "sqlstore")
 }
 
 // TestDeadline: while another connection holds a lock on the table, an
