@@ -23,6 +23,7 @@ const (
 const (
 	opCreateUser           = "CreateUser"
 	opCreateUserAndToken   = "CreateUserAndToken"
+	opGetToken             = "GetToken"
 	opRevokeTokens         = "RevokeTokens"
 	opDeleteUser           = "DeleteUser"
 	opGetTokenForTeamsUser = "GetTokenForTeamsUser"

@@ -6,14 +6,16 @@ import (
 	"encoding/base64"
 	"net"
 	"net/http"
+	"net/netip"
 )
 
 // Caller is who is calling, as Options.Authenticate found out.
 type Caller struct {
 	// ID names the caller in the app's own terms (a user ID, a session's
 	// user name, an issuer and subject). The same ID always gets the same
-	// ACS identity, on every instance of the service (it becomes the
-	// identity's custom ID in ACS, hashed; see Options.CustomIDKey), and
+	// ACS identity, on every instance of the service (its hash keys the
+	// caller's record in Options.Identities, or without a store becomes
+	// the identity's custom ID in ACS; see Options.CustomIDKey), and
 	// different IDs never share one. Required.
 	ID string
 	// EntraObjectID is the Entra ID object ID (oid) of the signed-in user,
@@ -102,13 +104,23 @@ func validDevCallerID(v string) bool {
 }
 
 // anonymousRateKey is the allowance of an anonymous caller: its client
-// address. Behind the Functions host every request comes from the host's
-// loopback address, so all anonymous callers share one: that is the safe
+// address, or for IPv6 its /64 (one client, a home or a cloud VM, usually
+// holds a whole /64: its 2^64 addresses must not be 2^64 allowances).
+// Behind the Functions host every request comes from the host's loopback
+// address, so all anonymous callers share one: that is the safe
 // direction. X-Forwarded-For is not used; a client can forge it.
 func anonymousRateKey(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
+	}
+	if a, err := netip.ParseAddr(host); err == nil {
+		a = a.Unmap()
+		if a.Is6() {
+			p, _ := a.WithZone("").Prefix(64)
+			return "anonymous:" + p.String()
+		}
+		return "anonymous:" + a.String()
 	}
 	return "anonymous:" + host
 }

@@ -17,7 +17,9 @@ const apiVersion = "2025-03-02-preview"
 // NewClientOptions returns the ACS client options a token service should
 // use:
 //
-//   - api-version 2025-03-02-preview, for custom IDs;
+//   - api-version 2025-03-02-preview, for custom IDs (with an
+//     Options.Identities store none are needed: set APIVersion to "" for
+//     the library's default, GA, version);
 //   - retries short enough that the caller's own token refresher, not this
 //     request, waits out a throttled resource: 429 is never retried (the
 //     Service passes it on at once as 503 with Retry-After), 408 and 5xx

@@ -49,12 +49,40 @@
 // Options.Authenticate decides who is calling, with the app's own sign-in,
 // and returns a Caller; package
 // github.com/acsgo/acsidentity/tokenservice/oidc checks bearer tokens of
-// Entra ID or any OpenID Connect issuer. Caller.ID becomes the custom ID of
-// the caller's ACS identity (hashed, see Options.CustomIDKey), so the same
-// caller always gets the same identity, on any instance, without a
-// database: ACS keeps the mapping. After a DELETE of the user, the
-// caller's next token is for a new identity. Caller.EntraObjectID lets the
+// Entra ID or any OpenID Connect issuer. The same Caller.ID always gets
+// the same ACS identity, on any instance. Caller.EntraObjectID lets the
 // Teams exchange check that a caller exchanges their own Teams token.
+//
+// # Identities
+//
+// Where the mapping from caller to ACS identity lives is the Service's
+// choice of two:
+//
+//   - With Options.Identities (an IdentityStore: package redisstore,
+//     sqlstore, or NewMemoryIdentityStore for one instance), the store
+//     keeps it. A caller's first token request makes an identity without a
+//     custom ID and records it, with a put-if-absent: of two instances that
+//     race, the one that loses deletes the identity it made and uses the
+//     winner's. Any api-version works, GA included.
+//   - Without one, ACS keeps it: Caller.ID becomes the custom ID of the
+//     caller's identity (hashed, see Options.CustomIDKey), which needs
+//     api-version 2025-03-02-preview. The real service does not make
+//     creates with one custom ID atomic: overlapping creates on several
+//     instances can make several identities, and ACS then refuses that
+//     custom ID (MultipleIdentitiesForCustomId). The Service then moves the
+//     caller to the next custom ID of a fixed sequence made from the same
+//     caller, so every instance agrees again; the caller's identity changes
+//     once, and the move is logged at Error. A store avoids all of it.
+//
+// Either way, each instance remembers the identities of callers it has
+// seen (up to 100,000, for an hour) and makes at most one lookup or create
+// per caller at a time: a known caller's token is one ACS GetToken call.
+// An identity that ACS no longer has (404 on the token) is forgotten and
+// replaced by a new one, so a DELETE on another instance, or a crash
+// between deleting an identity and forgetting its record, cannot strand a
+// caller. After a DELETE of the user, the caller's next token is for a new
+// identity. A store that fails, or does not answer within 5 seconds, gets
+// 503 IdentityStoreUnavailable with Retry-After, never a token.
 //
 // Anonymous callers (Options.AllowAnonymous) have nothing to key an
 // identity on: each call is for a new one, as in the official quickstart.
@@ -73,9 +101,12 @@
 //
 // # Many instances
 //
-// Identities need no shared state. The rate limit does: the default
-// RateLimiter counts per instance, so N instances allow N times the rate;
-// give them one RateLimiter over a shared store.
+// Instances that share an IdentityStore (or, without one, the ACS
+// resource's custom IDs) give each caller one identity. The rate limit is
+// per instance unless they share it: the default RateLimiter counts in
+// memory, so N instances allow N times the rate; give them one
+// RateLimiter over a shared store (redisstore.NewRateLimiter). The
+// identity cache stays per instance; it needs no sharing.
 //
 // # Logging
 //

@@ -14,7 +14,7 @@ import (
 // error (an *Error); ServeHTTP writes either, and the log line.
 type endpoints struct {
 	acs        *acsidentity.Client
-	identities identities
+	identities *identities
 	rules      *tokenRules
 	acsTimeout time.Duration
 }
@@ -28,11 +28,11 @@ func (e *endpoints) token(r *http.Request, c caller) (answer, error) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), e.acsTimeout)
 	defer cancel()
-	resp, err := e.identities.issue(ctx, c, scopes, lifetime)
+	resp, err := e.identities.issue(ctx, c, tokenWant{scopes: scopes, lifetime: lifetime})
 	if err != nil {
 		return answer{}, err
 	}
-	a := tokenAnswer(resp.User.ID, resp.Token, resp.ExpiresOn)
+	a := tokenAnswer(resp.user, resp.Token, resp.ExpiresOn)
 	a.scopes = scopes
 	return a, nil
 }
@@ -87,16 +87,18 @@ func (e *endpoints) user(r *http.Request, c caller) (answer, error) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), e.acsTimeout)
 	defer cancel()
-	u, err := e.identities.find(ctx, c)
+	id, err := e.identities.find(ctx, c)
 	if err != nil {
 		return answer{}, err
 	}
-	return userAnswer(u.ID), nil
+	return userAnswer(id), nil
 }
 
 // deleteUser is DELETE {mount}/user: it revokes the caller's tokens and
-// deletes the caller's identity. The identity is found the way it was made
-// (identities.find), so the call is idempotent.
+// deletes the caller's identity, then forgets it (the cache, and the
+// identity store's record). The identity is found the way it was made
+// (identities.find), so the call is idempotent: with a store, a caller
+// with no record gets 204 at once.
 //
 // It answers 204 only once the identity is deleted; any step that fails
 // is an error, and the caller's retry starts again from the lookup.
@@ -106,16 +108,19 @@ func (e *endpoints) deleteUser(r *http.Request, c caller) (answer, error) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), e.acsTimeout)
 	defer cancel()
-	u, err := e.identities.find(ctx, c)
+	id, err := e.identities.find(ctx, c)
+	if ae, ok := errors.AsType[*Error](err); ok && ae.Code == CodeIdentityNotFound {
+		return answer{status: http.StatusNoContent, note: "the caller has no recorded identity"}, nil
+	}
 	if err != nil {
 		return answer{}, err
 	}
-	note, err := e.identities.remove(ctx, u)
+	note, err := e.identities.remove(ctx, c.customID, id)
 	if err != nil {
 		if ae, ok := errors.AsType[*Error](err); ok {
-			ae.Reason = "identity " + u.ID + ": " + ae.Reason
+			ae.Reason = "identity " + id + ": " + ae.Reason
 		}
 		return answer{}, err
 	}
-	return answer{status: http.StatusNoContent, user: u.ID, note: note}, nil
+	return answer{status: http.StatusNoContent, user: id, note: note}, nil
 }

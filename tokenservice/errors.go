@@ -34,6 +34,9 @@ const (
 	// CodeRateLimitUnavailable: 503 with Retry-After, the rate limiter
 	// failed (its shared store cannot be reached).
 	CodeRateLimitUnavailable = "RateLimitUnavailable"
+	// CodeIdentityStoreUnavailable: 503 with Retry-After, the identity
+	// store (Options.Identities) failed or did not answer in time.
+	CodeIdentityStoreUnavailable = "IdentityStoreUnavailable"
 	// CodeInvalidRequest: 400, the request is malformed.
 	CodeInvalidRequest = "InvalidRequest"
 	// CodeInvalidScope: 400, a scope that is not allowed.
@@ -50,7 +53,8 @@ const (
 	// caller, who has no lasting identity.
 	CodeNoLastingIdentity = "NoLastingIdentity"
 	// CodeIdentityNotFound: 404, GET of the user by a caller who has no
-	// ACS identity.
+	// ACS identity: an anonymous caller, or with Options.Identities a
+	// caller who has not asked for a token yet.
 	CodeIdentityNotFound = "IdentityNotFound"
 	// CodeInvalidTeamsToken: 400, ACS refused the Teams user's token.
 	CodeInvalidTeamsToken = "InvalidTeamsToken"
@@ -64,7 +68,8 @@ const (
 	// CodeCanceled: 503, the caller went away during the ACS call.
 	CodeCanceled = "Canceled"
 	// CodeInternalError: 500, a bug (a panic) in the service or the app's
-	// Authenticate.
+	// Authenticate, or an identity store's record that is not an ACS user
+	// ID.
 	CodeInternalError = "InternalError"
 )
 

@@ -238,3 +238,57 @@ func ExampleRateLimiter() {
 	// instance 1: 200, Retry-After ""
 	// instance 2: 429, Retry-After "30"
 }
+
+// With an identity store, a caller's identity is recorded there on its
+// first token request, and every instance that shares the store gives the
+// caller that identity, on any api-version: here the library's default,
+// GA, which has no custom IDs. Several instances share a store of package
+// redisstore or sqlstore; NewMemoryIdentityStore serves one instance.
+func ExampleIdentityStore() {
+	em, err := emulator.Start(nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer em.Close()
+	opts := tokenservice.NewClientOptions()
+	opts.APIVersion = "" // the default, GA: the store replaces custom IDs
+	client, err := acsidentity.NewClientFromConnectionString(em.ConnectionString(), opts)
+	if err != nil {
+		log.Fatal(err)
+	}
+	store := tokenservice.NewMemoryIdentityStore()
+	var instances []*tokenservice.Service
+	for range 2 {
+		svc, err := tokenservice.New(client, &tokenservice.Options{
+			Authenticate: func(r *http.Request) (tokenservice.Caller, error) {
+				return tokenservice.Caller{ID: r.Header.Get("X-Test-User")}, nil // the app's own sign-in
+			},
+			Identities: store,
+			Logger:     slog.New(slog.DiscardHandler),
+		})
+		if err != nil {
+			log.Fatal(err)
+		}
+		instances = append(instances, svc)
+	}
+	user := func(svc *tokenservice.Service, method, path string) string {
+		r := httptest.NewRequest(method, path, nil)
+		r.Header.Set("X-Test-User", "alice")
+		w := httptest.NewRecorder()
+		svc.ServeHTTP(w, r)
+		if w.Code != http.StatusOK {
+			return strconv.Itoa(w.Code)
+		}
+		body := w.Body.String()
+		i := strings.Index(body, `"communicationUserId":"`) + len(`"communicationUserId":"`)
+		return body[i : i+strings.IndexByte(body[i:], '"')]
+	}
+	fmt.Println("before any token, GET /user:", user(instances[0], "GET", "/user"))
+	first := user(instances[0], "GET", "/token")
+	fmt.Println("the other instance, same identity:", user(instances[1], "GET", "/token") == first)
+	fmt.Println("recorded callers:", store.Len())
+	// Output:
+	// before any token, GET /user: 404
+	// the other instance, same identity: true
+	// recorded callers: 1
+}

@@ -21,9 +21,10 @@ import (
 )
 
 type faultEnv struct {
-	t  *testing.T
-	em *emulator.Emulator
-	h  http.Handler
+	t   *testing.T
+	em  *emulator.Emulator
+	acs *acsidentity.Client
+	h   http.Handler
 }
 
 // newFaultEnv starts an emulator and the service in front of it, with
@@ -39,7 +40,7 @@ func newFaultEnv(t *testing.T) *faultEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &faultEnv{t: t, em: srv.Emulator, h: newService(t, acs, nil)}
+	return &faultEnv{t: t, em: srv.Emulator, acs: acs, h: newService(t, acs, nil)}
 }
 
 type faultResp struct {
@@ -286,29 +287,35 @@ func TestFaultsDeleteUser(t *testing.T) {
 		// tokenAfter is the status of the caller's token after the first
 		// DELETE.
 		tokenAfter string
+		// elsewhere sends the DELETE to another instance, which does not
+		// know the caller's identity and looks it up in ACS.
+		elsewhere bool
 	}
 	revoke, del, create := emulator.OpRevoke, emulator.OpDelete, emulator.OpCreate
 	cases := []tc{
-		{"429 on the lookup", emulator.Fault{Operation: create, Status: 429, RetryAfter: 5 * time.Second}, 503, "ServiceBusy", "5", emulator.StatusValid},
-		{"429 on revoke", emulator.Fault{Operation: revoke, Status: 429, RetryAfter: 5 * time.Second}, 503, "ServiceBusy", "5", emulator.StatusValid},
-		{"429 on delete", emulator.Fault{Operation: del, Status: 429, RetryAfter: 5 * time.Second}, 503, "ServiceBusy", "5", emulator.StatusRevoked},
-		{"503 twice on revoke", emulator.Fault{Count: 2, Operation: revoke, Status: 503}, 204, "", "", emulator.StatusDeleted},
-		{"503 twice on delete", emulator.Fault{Count: 2, Operation: del, Status: 503}, 204, "", "", emulator.StatusDeleted},
-		{"503 three times on revoke", emulator.Fault{Count: 3, Operation: revoke, Status: 503}, 502, "UpstreamError", "", emulator.StatusValid},
-		{"503 three times on delete", emulator.Fault{Count: 3, Operation: del, Status: 503}, 502, "UpstreamError", "", emulator.StatusRevoked},
-		{"503 with a long Retry-After on delete", emulator.Fault{Operation: del, Status: 503, RetryAfter: 30 * time.Second}, 503, "UpstreamUnavailable", "30", emulator.StatusRevoked},
-		{"dropped connection on revoke", emulator.Fault{Operation: revoke, DropConnection: true}, 204, "", "", emulator.StatusDeleted},
-		{"dropped connection on delete", emulator.Fault{Operation: del, DropConnection: true}, 204, "", "", emulator.StatusDeleted},
-		{"revoke commits then 503", emulator.Fault{Operation: revoke, Status: 503, AfterCommit: true}, 204, "", "", emulator.StatusDeleted},
-		{"revoke commits then 503, three times", emulator.Fault{Count: 3, Operation: revoke, Status: 503, AfterCommit: true}, 502, "UpstreamError", "", emulator.StatusRevoked},
-		{"delete commits then 503", emulator.Fault{Operation: del, Status: 503, AfterCommit: true}, 204, "", "", emulator.StatusDeleted},
-		{"delete commits then drop", emulator.Fault{Operation: del, AfterCommit: true, DropConnection: true}, 204, "", "", emulator.StatusDeleted},
+		{"429 on the lookup", emulator.Fault{Operation: create, Status: 429, RetryAfter: 5 * time.Second}, 503, "ServiceBusy", "5", emulator.StatusValid, true},
+		{"429 on revoke", emulator.Fault{Operation: revoke, Status: 429, RetryAfter: 5 * time.Second}, 503, "ServiceBusy", "5", emulator.StatusValid, false},
+		{"429 on delete", emulator.Fault{Operation: del, Status: 429, RetryAfter: 5 * time.Second}, 503, "ServiceBusy", "5", emulator.StatusRevoked, false},
+		{"503 twice on revoke", emulator.Fault{Count: 2, Operation: revoke, Status: 503}, 204, "", "", emulator.StatusDeleted, false},
+		{"503 twice on delete", emulator.Fault{Count: 2, Operation: del, Status: 503}, 204, "", "", emulator.StatusDeleted, false},
+		{"503 three times on revoke", emulator.Fault{Count: 3, Operation: revoke, Status: 503}, 502, "UpstreamError", "", emulator.StatusValid, false},
+		{"503 three times on delete", emulator.Fault{Count: 3, Operation: del, Status: 503}, 502, "UpstreamError", "", emulator.StatusRevoked, false},
+		{"503 with a long Retry-After on delete", emulator.Fault{Operation: del, Status: 503, RetryAfter: 30 * time.Second}, 503, "UpstreamUnavailable", "30", emulator.StatusRevoked, false},
+		{"dropped connection on revoke", emulator.Fault{Operation: revoke, DropConnection: true}, 204, "", "", emulator.StatusDeleted, false},
+		{"dropped connection on delete", emulator.Fault{Operation: del, DropConnection: true}, 204, "", "", emulator.StatusDeleted, false},
+		{"revoke commits then 503", emulator.Fault{Operation: revoke, Status: 503, AfterCommit: true}, 204, "", "", emulator.StatusDeleted, false},
+		{"revoke commits then 503, three times", emulator.Fault{Count: 3, Operation: revoke, Status: 503, AfterCommit: true}, 502, "UpstreamError", "", emulator.StatusRevoked, false},
+		{"delete commits then 503", emulator.Fault{Operation: del, Status: 503, AfterCommit: true}, 204, "", "", emulator.StatusDeleted, false},
+		{"delete commits then drop", emulator.Fault{Operation: del, AfterCommit: true, DropConnection: true}, 204, "", "", emulator.StatusDeleted, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			env := newFaultEnv(t)
 			tok, id := env.token("before", alice)
+			if c.elsewhere {
+				env.h = newService(t, env.acs, nil)
+			}
 			env.inject(c.fault)
 			r := env.call("DELETE", "/api/user", alice, "")
 			if c.status == http.StatusNoContent {

@@ -64,12 +64,27 @@ type Options struct {
 	DevelopmentCallers bool
 
 	// CustomIDKey, when set (16 bytes or more), keys the HMAC-SHA256 that
-	// turns a caller ID into an ACS custom ID, so that someone who can list
-	// the resource's identities and guess a caller ID still cannot tell
-	// whose identity is whose. Without it the custom ID is a plain
+	// turns a caller ID into an ACS custom ID (and the key of the caller's
+	// record in Identities), so that someone who can list the resource's
+	// identities, or read the store, and guess a caller ID still cannot
+	// tell whose identity is whose. Without it the custom ID is a plain
 	// SHA-256. Changing or losing the key gives every caller a new
 	// identity.
 	CustomIDKey []byte
+
+	// Identities, when set, records which ACS identity belongs to which
+	// caller, shared by every instance of the service (package redisstore
+	// or sqlstore; NewMemoryIdentityStore for one instance). A caller's
+	// first token request makes an identity without a custom ID and
+	// records it. This works with any api-version, GA included, and does
+	// not depend on ACS making creates with one custom ID atomic (the real
+	// service does not). GET /user answers 404 for a caller with no record.
+	//
+	// Without it, ACS keeps the mapping: the caller's identity is the one
+	// with the caller's custom ID, which needs api-version
+	// 2025-03-02-preview (NewClientOptions sets it); see IdentityStore.
+	// Switching between the two gives every caller a new identity.
+	Identities IdentityStore
 
 	// Tokens says which scopes and lifetimes callers may ask for.
 	Tokens TokenPolicy
@@ -141,8 +156,8 @@ type Service struct {
 // New returns a Service that issues tokens with client, which must be
 // able to create identities with a custom ID (api-version
 // 2025-03-02-preview; NewClientOptions sets it) unless every caller is
-// anonymous. Options may be nil. New checks everything it can: a mistake
-// is an error here, not a failure later.
+// anonymous or Options.Identities is set. Options may be nil. New checks
+// everything it can: a mistake is an error here, not a failure later.
 func New(client *acsidentity.Client, options *Options) (*Service, error) {
 	if client == nil {
 		return nil, errors.New("tokenservice: the ACS client is nil")
@@ -180,12 +195,12 @@ func New(client *acsidentity.Client, options *Options) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.endpoints = endpoints{acs: client, identities: identities{acs: client}, rules: rules, acsTimeout: acsTimeout}
+	s.endpoints = endpoints{acs: client, identities: newIdentities(client, o.Identities, acsTimeout, s.log.log), rules: rules, acsTimeout: acsTimeout}
 	local, err := isLoopbackEndpoint(client.Endpoint())
 	if err != nil {
 		return nil, err
 	}
-	if err := s.setAccess(client, local); err != nil {
+	if err := s.setAccess(client, local, o.Identities != nil); err != nil {
 		return nil, err
 	}
 	// Development mode: anonymous callers of an emulator.
@@ -197,7 +212,7 @@ func New(client *acsidentity.Client, options *Options) (*Service, error) {
 }
 
 // setAccess checks who may call against what the client talks to.
-func (s *Service) setAccess(client *acsidentity.Client, local bool) error {
+func (s *Service) setAccess(client *acsidentity.Client, local, store bool) error {
 	if s.authenticate == nil && !s.anonymous {
 		if !local {
 			return ErrAuthenticateRequired
@@ -208,9 +223,9 @@ func (s *Service) setAccess(client *acsidentity.Client, local bool) error {
 		return errors.New("tokenservice: DevelopmentCallers needs a client of an emulator on a loopback address, and anonymous requests allowed: anyone can send X-Caller-Id")
 	}
 	lasting := s.authenticate != nil || s.devCallers
-	if v := client.APIVersion(); lasting && wire.Known(v) && !wire.Has(v, wire.FeatureCustomID) {
-		return errors.New("tokenservice: the client's api-version " + v + " has no custom IDs, which give each caller a lasting identity; use " +
-			strings.Join(wire.VersionsWith(wire.FeatureCustomID), " or ") + " (NewClientOptions sets it)")
+	if v := client.APIVersion(); lasting && !store && wire.Known(v) && !wire.Has(v, wire.FeatureCustomID) {
+		return errors.New("tokenservice: the client's api-version " + v + " has no custom IDs, which give each caller a lasting identity without an identity store; use " +
+			strings.Join(wire.VersionsWith(wire.FeatureCustomID), " or ") + " (NewClientOptions sets it), or set Options.Identities")
 	}
 	return nil
 }

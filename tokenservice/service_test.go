@@ -312,7 +312,7 @@ func TestOneLogLinePerRequest(t *testing.T) {
 	long := "/api/" + strings.Repeat("x", 10<<10)
 	serve(svc, "GET", long, nil, "")
 	em.InjectFault(emulator.Fault{Operation: emulator.OpCreate, Status: 429, RetryAfter: 3 * time.Second})
-	serve(svc, "GET", "/api/token", map[string]string{tokenservice.DevCallerHeader: "frank"}, "")
+	serve(svc, "GET", "/api/token", map[string]string{tokenservice.DevCallerHeader: "grace"}, "")
 
 	l := lines()
 	if len(l) != 3 {

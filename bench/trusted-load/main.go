@@ -25,7 +25,11 @@
 // With -emulator embedded the service gets no ACS configuration, so it
 // embeds the emulator in its own process (its CPU is then service and
 // emulator together), and callers send X-Caller-Id: trusted-load-<i>
-// (-auth dev), which with the embedded emulator names a lasting identity.
+// (-auth dev), which with an emulator on loopback names a lasting identity.
+//
+// -identity-store URL starts the service with
+// TRUSTED_SERVICE_IDENTITY_STORE: identities are recorded in that store
+// (on the default GA api-version) instead of in ACS custom IDs.
 //
 // The service's per-caller rate limit is turned off
 // (TRUSTED_SERVICE_RATE_PER_MINUTE=0), else a load test measures the
@@ -83,6 +87,7 @@ func main() {
 		auth      = flag.String("auth", "", "how callers authenticate: bearer (trusted-load's OIDC issuer; default with -emulator process), dev (X-Caller-Id; default with -emulator embedded) or anonymous (a new identity per call)")
 		ephemeral = flag.Bool("ephemeral", false, "the same as -auth anonymous")
 		jsonOut   = flag.Bool("json", false, "also print one JSON line per round")
+		store     = flag.String("identity-store", "", "start the service with TRUSTED_SERVICE_IDENTITY_STORE=`URL` (redis://..., postgres://..., sqlite:PATH): identities recorded in a store, on the default GA api-version")
 		cpuProf   = flag.String("cpuprofile", "", "write a CPU profile of the service during round 1 to `file` (from its -debug-addr profiler; services started here only)")
 	)
 	flag.Parse()
@@ -110,8 +115,8 @@ func main() {
 	switch {
 	case *auth != "bearer" && *auth != "dev" && *auth != "anonymous":
 		fatalf("-auth must be bearer, dev or anonymous")
-	case *auth == "dev" && *emuMode != "embedded":
-		fatalf("-auth dev (X-Caller-Id) needs -emulator embedded: the service honours X-Caller-Id only with its embedded emulator")
+	case *rawURL != "" && *store != "":
+		fatalf("-identity-store needs a service started here (leave out -url)")
 	case *rawURL != "" && *auth == "bearer":
 		fatalf("-auth bearer needs a service started here (leave out -url)")
 	}
@@ -144,6 +149,9 @@ func main() {
 			env = append(env, idp.env()...)
 		case "anonymous":
 			env = append(env, "TRUSTED_SERVICE_ALLOW_ANONYMOUS=true")
+		}
+		if *store != "" {
+			env = append(env, "TRUSTED_SERVICE_IDENTITY_STORE="+*store)
 		}
 		svc, err = startService(root, env)
 		if err != nil {

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/acsgo/acsidentity"
 	"github.com/acsgo/acsidentity/emulator"
 	"github.com/acsgo/acsidentity/tokenservice"
 	"github.com/acsgo/acsidentity/tokenservice/oidc"
@@ -42,6 +43,9 @@ const (
 	envRatePerMinute  = "TRUSTED_SERVICE_RATE_PER_MINUTE"
 	envRateBurst      = "TRUSTED_SERVICE_RATE_BURST"
 	envCustomIDKey    = "TRUSTED_SERVICE_CUSTOM_ID_KEY"
+
+	envIdentityStore  = "TRUSTED_SERVICE_IDENTITY_STORE"
+	envRateLimitStore = "TRUSTED_SERVICE_RATE_LIMIT_STORE"
 	envLogFormat      = "TRUSTED_SERVICE_LOG_FORMAT"
 	envLogLevel       = "TRUSTED_SERVICE_LOG_LEVEL"
 	envEmulatorAddr   = "TRUSTED_SERVICE_EMULATOR_ADDR"
@@ -76,6 +80,17 @@ type config struct {
 	backend          string
 	connectionString string // secret: never log it
 	endpoint         string
+
+	// loopbackACS: the backend is an emulator on a loopback address (the
+	// embedded one, or a connection string to one), where nothing real is
+	// at stake: anonymous and X-Caller-Id development callers are allowed.
+	loopbackACS bool
+
+	// identityStore and rateLimitStore are the URLs of the shared stores
+	// (TRUSTED_SERVICE_IDENTITY_STORE, TRUSTED_SERVICE_RATE_LIMIT_STORE),
+	// checked; "" for none. Secret: they may hold a password.
+	identityStore, rateLimitStore string
+	rateBurst                     int
 
 	// emulatorAddr is the loopback address the embedded emulator listens
 	// on ("127.0.0.1:0": any free port).
@@ -193,11 +208,16 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 			envConnectionString, envEndpoint, envConnectionString, envEndpoint)
 	case c.connectionString != "":
 		c.backend = backendConnectionString
+		if parsed, err := acsidentity.ParseConnectionString(c.connectionString); err == nil {
+			c.loopbackACS = isLoopbackURL(parsed.Endpoint)
+		} // else newACSClient reports it, without the key
 	case c.endpoint != "":
 		if u, err := url.Parse(c.endpoint); err != nil || u.Scheme != "https" || u.Host == "" {
 			return nil, configErrorf("%s must be an https URL such as https://<resource>.communication.azure.com", envEndpoint)
 		}
 		c.backend = backendEntra
+	default:
+		c.loopbackACS = true // the embedded emulator
 	}
 
 	c.emulatorAddr = "127.0.0.1:0"
@@ -223,17 +243,20 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 		return nil, err
 	}
 	if c.oidc == nil && !o.AllowAnonymous {
-		if c.backend != backendEmulator {
+		if !c.loopbackACS {
 			return nil, configErrorf("callers are not authenticated, and the backend is a real ACS resource (%s): "+
 				"set %s and %s (and %s if the issuer has no OIDC discovery document) to accept OIDC / Entra ID bearer tokens, "+
 				"or set %s=true to hand tokens to anyone who can reach the service",
 				c.backend, envOIDCIssuer, envOIDCAudience, envOIDCJWKSURL, envAllowAnonymous)
 		}
-		// The embedded emulator is harmless: anonymous callers are allowed.
+		// An emulator on loopback is harmless: anonymous callers are
+		// allowed, as tokenservice allows them.
 		o.AllowAnonymous = true
 	}
-	// With the embedded emulator, X-Caller-Id names a lasting identity.
-	o.DevelopmentCallers = c.backend == backendEmulator && o.AllowAnonymous
+	// With an emulator on loopback, X-Caller-Id names a lasting identity
+	// (tokenservice allows it nowhere else), so that several replicas on
+	// one emulator can be tried by hand.
+	o.DevelopmentCallers = c.loopbackACS && o.AllowAnonymous
 	// The Functions host routes paths up to ASCII case.
 	o.CaseInsensitivePaths = true
 
@@ -243,7 +266,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 				c.cors.Origins = append(c.cors.Origins, origin)
 			}
 		}
-	} else if c.backend == backendEmulator {
+	} else if c.loopbackACS {
 		c.cors.LoopbackOrigins = true
 	}
 	if len(c.cors.Origins) > 0 || c.cors.LoopbackOrigins {
@@ -271,7 +294,11 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 			return nil, configErrorf("%s=%q must be a whole number from 1 to 1000000", envRateBurst, s)
 		}
 	}
+	c.rateBurst = burst
 	o.RateLimiter = tokenservice.NewMemoryRateLimiter(c.ratePerMinute, burst)
+	if err := c.loadStores(env); err != nil {
+		return nil, err
+	}
 
 	if s := env(envCustomIDKey); s != "" {
 		if o.CustomIDKey, err = base64.StdEncoding.DecodeString(s); err != nil || len(o.CustomIDKey) < 16 {
@@ -280,6 +307,55 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 		}
 	}
 	return c, nil
+}
+
+// loadStores checks the URLs of the shared stores: redis://host:port/N
+// (rediss:// for TLS), postgres://... (postgresql://...), or sqlite:PATH
+// for the identity store; redis:// for the rate limiter. They are opened
+// in main (stores.go). The values are never quoted in an error: they may
+// hold a password.
+func (c *config) loadStores(env func(string) string) error {
+	if s := env(envIdentityStore); s != "" {
+		switch scheme, _, _ := strings.Cut(s, ":"); strings.ToLower(scheme) {
+		case "redis", "rediss", "postgres", "postgresql":
+			if u, err := url.Parse(s); err != nil || u.Host == "" {
+				return configErrorf("%s must be a URL with a host: redis://host:6379/0, postgres://user:password@host:5432/db", envIdentityStore)
+			}
+		case "sqlite":
+			if strings.TrimPrefix(s[len(scheme)+1:], "//") == "" {
+				return configErrorf("%s=sqlite: needs a file path: sqlite:/var/lib/trusted-service/ids.db", envIdentityStore)
+			}
+		default:
+			return configErrorf("%s must start with redis://, rediss://, postgres://, postgresql:// or sqlite:", envIdentityStore)
+		}
+		c.identityStore = s
+	}
+	if s := env(envRateLimitStore); s != "" {
+		u, err := url.Parse(s)
+		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+			return configErrorf("%s must be a Redis URL: redis://host:6379/0 (rediss:// for TLS)", envRateLimitStore)
+		}
+		if c.ratePerMinute == 0 {
+			return configErrorf("%s is set, but the rate limit is off (%s=0)", envRateLimitStore, envRatePerMinute)
+		}
+		c.rateLimitStore = s
+	}
+	return nil
+}
+
+// isLoopbackURL reports whether u's host is localhost or a loopback IP
+// address.
+func isLoopbackURL(u string) bool {
+	p, err := url.Parse(u)
+	if err != nil {
+		return false
+	}
+	h := p.Hostname()
+	if strings.EqualFold(h, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
 }
 
 // oidcFields names the environment variable of each oidc.Config field.

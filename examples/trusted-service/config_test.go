@@ -298,6 +298,33 @@ func TestLoadConfig(t *testing.T) {
 		{name: "bad burst", env: map[string]string{envRateBurst: "0"}, wantErr: envRateBurst},
 		{name: "short custom ID key", env: map[string]string{envCustomIDKey: "c2VjcmV0"}, wantErr: envCustomIDKey},
 		{name: "stray argument", args: []string{"serve"}, wantErr: "unexpected argument"},
+		{name: "an emulator on loopback by connection string: anonymous and development callers", env: map[string]string{envConnectionString: "endpoint=http://127.0.0.1:10780/;accesskey=c2VjcmV0"}, check: func(t *testing.T, c *config) {
+			if c.backend != backendConnectionString || !c.loopbackACS || !c.service.AllowAnonymous || !c.service.DevelopmentCallers || !c.cors.DevCallerHeader {
+				t.Errorf("config = %+v", c)
+			}
+		}},
+		{name: "an emulator on localhost with OIDC: no development callers", env: merge(oidc, map[string]string{envConnectionString: "endpoint=https://localhost:10780/;accesskey=c2VjcmV0"}), check: func(t *testing.T, c *config) {
+			if !c.loopbackACS || c.service.AllowAnonymous || c.service.DevelopmentCallers {
+				t.Errorf("config = %+v", c)
+			}
+		}},
+		{name: "identity store: redis", env: map[string]string{envIdentityStore: "redis://127.0.0.1:6379/2"}, check: func(t *testing.T, c *config) {
+			if c.identityStore != "redis://127.0.0.1:6379/2" {
+				t.Errorf("identityStore = %q", c.identityStore)
+			}
+		}},
+		{name: "identity store: postgres", env: map[string]string{envIdentityStore: "postgres://u:p@127.0.0.1:5432/ids?sslmode=disable"}},
+		{name: "identity store: sqlite", env: map[string]string{envIdentityStore: "sqlite:/tmp/ids.db"}},
+		{name: "identity store: sqlite without a path", env: map[string]string{envIdentityStore: "sqlite:"}, wantErr: "file path"},
+		{name: "identity store: unknown scheme", env: map[string]string{envIdentityStore: "mysql://u:secretpw@db/ids"}, wantErr: envIdentityStore},
+		{name: "identity store: no host", env: map[string]string{envIdentityStore: "redis:///0"}, wantErr: "with a host"},
+		{name: "rate limit store", env: map[string]string{envRateLimitStore: "redis://127.0.0.1:6379/0"}, check: func(t *testing.T, c *config) {
+			if c.rateLimitStore != "redis://127.0.0.1:6379/0" || c.rateBurst != defaultRateBurst {
+				t.Errorf("config = %+v", c)
+			}
+		}},
+		{name: "rate limit store: not redis", env: map[string]string{envRateLimitStore: "postgres://u:secretpw@db/x"}, wantErr: envRateLimitStore},
+		{name: "rate limit store without a limit", env: map[string]string{envRateLimitStore: "redis://127.0.0.1:6379/0", envRatePerMinute: "0"}, wantErr: "off"},
 		{name: "the embedded emulator's issuer", env: map[string]string{envOIDCIssuer: "emulator", envOIDCAudience: "api://acs-test", envEmulatorAddr: "127.0.0.1:10780"}, check: func(t *testing.T, c *config) {
 			if c.backend != backendEmulator || !c.oidcFromEmulator || c.auth != nil || c.oidc == nil || c.service.AllowAnonymous || c.service.DevelopmentCallers || c.emulatorAddr != "127.0.0.1:10780" {
 				t.Errorf("config = %+v", c)
@@ -317,7 +344,7 @@ func TestLoadConfig(t *testing.T) {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("loadConfig = %v, want an error containing %q", err, tc.wantErr)
 				}
-				if strings.Contains(err.Error(), "c2VjcmV0") {
+				if strings.Contains(err.Error(), "c2VjcmV0") || strings.Contains(err.Error(), "secretpw") {
 					t.Errorf("the error shows a secret: %v", err)
 				}
 				var ce *configError

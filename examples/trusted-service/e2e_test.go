@@ -632,14 +632,15 @@ func TestEndToEndFunctionsHost(t *testing.T) {
 	})
 
 	t.Run("ACS failures", func(t *testing.T) {
-		em.Emulator.InjectFault(emulator.Fault{Operation: emulator.OpCreate, Status: 429, RetryAfter: 7 * time.Second})
+		// Alice is known: her token is a GetToken (issueToken) on her identity.
+		em.Emulator.InjectFault(emulator.Fault{Operation: emulator.OpIssueToken, Status: 429, RetryAfter: 7 * time.Second})
 		r := h.send(hostRequest{method: "GET", path: "/api/token", header: alice})
 		wantError(t, "ACS 429", r, 503, "ServiceBusy")
 		if got := r.header.Get("Retry-After"); got != "7" {
 			t.Errorf("ACS 429: Retry-After %q, want 7", got)
 		}
 		// 500 is retried twice by the client, then reported as 502.
-		em.Emulator.InjectFault(emulator.Fault{Count: 3, Operation: emulator.OpCreate, Status: 500})
+		em.Emulator.InjectFault(emulator.Fault{Count: 3, Operation: emulator.OpIssueToken, Status: 500})
 		r = h.send(hostRequest{method: "GET", path: "/api/token", header: alice})
 		wantError(t, "ACS 500", r, 502, "UpstreamError")
 		for _, leak := range []string{"127.0.0.1", "emulator", "8:acs", "accesskey", "InternalServerError"} {
@@ -702,10 +703,11 @@ func TestEndToEndFunctionsHost(t *testing.T) {
 	})
 }
 
-// TestEndToEndAnonymousAndRateLimit runs a real resource (the test
-// emulator) with TRUSTED_SERVICE_ALLOW_ANONYMOUS=true and a burst of three:
-// anonymous callers get a new identity per call, cannot delete, and share
-// one bucket.
+// TestEndToEndAnonymousAndRateLimit runs an emulator on loopback reached
+// by connection string with TRUSTED_SERVICE_ALLOW_ANONYMOUS=true and a
+// burst of five: anonymous callers get a new identity per call, cannot
+// delete, X-Caller-Id names a lasting development identity (as with the
+// embedded emulator), and they all share one bucket.
 func TestEndToEndAnonymousAndRateLimit(t *testing.T) {
 	t.Parallel()
 	em, err := emulator.Start(nil)
@@ -717,14 +719,19 @@ func TestEndToEndAnonymousAndRateLimit(t *testing.T) {
 		envConnectionString: em.ConnectionString(),
 		envAllowAnonymous:   "true",
 		envRatePerMinute:    "0.001", // no refill during the test
-		envRateBurst:        "3",
+		envRateBurst:        "5",
 	})
 	wantError(t, "anonymous DELETE", h.send(hostRequest{method: "DELETE", path: "/api/user"}), 403, "NoLastingIdentity")
-	// X-Caller-Id is honoured only with the embedded emulator.
+	// X-Caller-Id is honoured with any emulator on loopback.
 	a := wantToken(t, "first", h.send(hostRequest{method: "GET", path: "/api/token", header: map[string]string{devCallerHeader: "alice"}}), true)
 	b := wantToken(t, "second", h.send(hostRequest{method: "GET", path: "/api/token", header: map[string]string{devCallerHeader: "alice"}}), true)
-	if a.User.CommunicationUserID == b.User.CommunicationUserID {
-		t.Error("two anonymous calls got the same identity")
+	if a.User.CommunicationUserID != b.User.CommunicationUserID {
+		t.Error("a development caller got two identities")
+	}
+	c := wantToken(t, "anonymous", h.send(hostRequest{method: "GET", path: "/api/token"}), true)
+	d := wantToken(t, "anonymous again", h.send(hostRequest{method: "GET", path: "/api/token"}), true)
+	if c.User.CommunicationUserID == d.User.CommunicationUserID || c.User.CommunicationUserID == a.User.CommunicationUserID {
+		t.Error("two anonymous calls got the same identity, or a development caller's")
 	}
 	r := h.send(hostRequest{method: "GET", path: "/api/token"})
 	wantError(t, "over the burst", r, 429, "TooManyRequests")

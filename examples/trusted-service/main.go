@@ -66,6 +66,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return err
 	}
 	defer closeBackend()
+	closeStores, err := openStores(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer closeStores()
 
 	opts := cfg.service
 	opts.Logger = log
@@ -206,6 +211,17 @@ func useEmulatorIssuer(cfg *config, emulatorURL string) error {
 	return nil
 }
 
+// clientOptions are tokenservice's recommended client options: the
+// preview api-version, whose custom IDs give each caller a lasting
+// identity; with an identity store, the library's default, GA, version.
+func clientOptions(cfg *config) *acsidentity.ClientOptions {
+	o := tokenservice.NewClientOptions()
+	if cfg.identityStore != "" {
+		o.APIVersion = ""
+	}
+	return o
+}
+
 // newACSClient makes the ACS client for the configured backend, with
 // tokenservice's recommended options. stop stops the embedded emulator, if
 // any.
@@ -216,7 +232,7 @@ func newACSClient(cfg *config) (c *acsidentity.Client, stop func(), err error) {
 			return nil, nil, fmt.Errorf("making the Entra ID credential for %s: %w", envEndpoint, err)
 		}
 		cfg.log.Info("using the ACS resource of "+envEndpoint, "endpoint", cfg.endpoint, "auth", "Entra ID (DefaultAzureCredential: managed identity in Azure)")
-		c, err = acsidentity.NewClient(cfg.endpoint, cred, tokenservice.NewClientOptions())
+		c, err = acsidentity.NewClient(cfg.endpoint, cred, clientOptions(cfg))
 		return c, func() {}, err
 	}
 	cs, stop := cfg.connectionString, func() {}
@@ -240,7 +256,7 @@ func newACSClient(cfg *config) (c *acsidentity.Client, stop func(), err error) {
 	} else {
 		cfg.log.Info("using the ACS resource of "+envConnectionString, "endpoint", parsed.Endpoint, "auth", "access key")
 	}
-	if c, err = acsidentity.NewClientFromConnectionString(cs, tokenservice.NewClientOptions()); err != nil {
+	if c, err = acsidentity.NewClientFromConnectionString(cs, clientOptions(cfg)); err != nil {
 		stop()
 		return nil, nil, err
 	}
