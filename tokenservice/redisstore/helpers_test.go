@@ -12,10 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// resource is the ACS resource of the IDs tests record, and testID a valid
-// ACS user ID, a different one for each n.
-const resource = storetest.Resource
-
+// testID is a valid ACS user ID, a different one for each n.
 var testID = storetest.ID
 
 // newClient returns a client of the test Redis (skipping tb without one),

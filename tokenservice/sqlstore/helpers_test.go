@@ -16,10 +16,7 @@ import (
 	_ "modernc.org/sqlite"             // driver "sqlite"
 )
 
-// resource is the ACS resource of the IDs tests record, and testID a valid
-// ACS user ID, a different one for each n.
-const resource = storetest.Resource
-
+// testID is a valid ACS user ID, a different one for each n.
 var testID = storetest.ID
 
 // engine is a database the store is tested on.
