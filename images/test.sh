@@ -249,12 +249,15 @@ healthy "$moved_env"
 echo "healthy on :20780 (flag) and :20781 (environment)"
 "$engine" rm --force "$moved" "$moved_env" >/dev/null 2>&1
 
-step "the trusted service refuses a resource without caller authentication"
+step "the trusted service refuses a real resource without caller authentication"
+# A resource that is not on loopback: an emulator on loopback lets
+# anonymous callers in by default, a real resource must not. Nothing is
+# sent to it: the refusal comes first.
 refused="$id-service-refused"
 containers+=("$refused")
 set +e
 out="$(timeout 60 "${engine_run[@]}" --name "$refused" \
-  -e COMMUNICATION_SERVICES_CONNECTION_STRING="endpoint=https://127.0.0.1:10780/;accesskey=$key" \
+  -e COMMUNICATION_SERVICES_CONNECTION_STRING="endpoint=https://contoso.communication.azure.com/;accesskey=$key" \
   "$service_image" 2>&1)"
 code=$?
 set -e
