@@ -81,10 +81,15 @@ type config struct {
 	connectionString string // secret: never log it
 	endpoint         string
 
-	// loopbackACS: the backend is an emulator on a loopback address (the
-	// embedded one, or a connection string to one), where nothing real is
-	// at stake: anonymous and X-Caller-Id development callers are allowed.
-	loopbackACS bool
+	// loopbackACS: the backend is on a loopback address (the embedded
+	// emulator, or a connection string to one): with anonymous callers
+	// allowed, X-Caller-Id development callers are too. devEmulator: it
+	// is certainly an emulator (the embedded one, or on loopback with the
+	// emulator's public development key), where nothing real is at stake:
+	// anonymous callers are allowed unless told otherwise. A real resource
+	// reached through a loopback tunnel or proxy is loopbackACS but never
+	// devEmulator, so it is never served to anonymous callers by default.
+	loopbackACS, devEmulator bool
 
 	// identityStore and rateLimitStore are the URLs of the shared stores
 	// (TRUSTED_SERVICE_IDENTITY_STORE, TRUSTED_SERVICE_RATE_LIMIT_STORE),
@@ -210,6 +215,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 		c.backend = backendConnectionString
 		if parsed, err := acsidentity.ParseConnectionString(c.connectionString); err == nil {
 			c.loopbackACS = isLoopbackURL(parsed.Endpoint)
+			c.devEmulator = c.loopbackACS && parsed.AccessKey == emulator.DevelopmentKey
 		} // else newACSClient reports it, without the key
 	case c.endpoint != "":
 		if u, err := url.Parse(c.endpoint); err != nil || u.Scheme != "https" || u.Host == "" {
@@ -217,7 +223,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 		}
 		c.backend = backendEntra
 	default:
-		c.loopbackACS = true // the embedded emulator
+		c.loopbackACS, c.devEmulator = true, true // the embedded emulator
 	}
 
 	c.emulatorAddr = "127.0.0.1:0"
@@ -243,14 +249,14 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 		return nil, err
 	}
 	if c.oidc == nil && !o.AllowAnonymous {
-		if !c.loopbackACS {
-			return nil, configErrorf("callers are not authenticated, and the backend is a real ACS resource (%s): "+
+		if !c.devEmulator {
+			return nil, configErrorf("callers are not authenticated, and the backend may be a real ACS resource (%s; an emulator on loopback counts as one only with its public development key): "+
 				"set %s and %s (and %s if the issuer has no OIDC discovery document) to accept OIDC / Entra ID bearer tokens, "+
 				"or set %s=true to hand tokens to anyone who can reach the service",
 				c.backend, envOIDCIssuer, envOIDCAudience, envOIDCJWKSURL, envAllowAnonymous)
 		}
-		// An emulator on loopback is harmless: anonymous callers are
-		// allowed, as tokenservice allows them.
+		// An emulator is harmless: anonymous callers are allowed, as
+		// tokenservice allows them.
 		o.AllowAnonymous = true
 	}
 	// With an emulator on loopback, X-Caller-Id names a lasting identity
@@ -266,7 +272,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 				c.cors.Origins = append(c.cors.Origins, origin)
 			}
 		}
-	} else if c.loopbackACS {
+	} else if c.devEmulator {
 		c.cors.LoopbackOrigins = true
 	}
 	if len(c.cors.Origins) > 0 || c.cors.LoopbackOrigins {

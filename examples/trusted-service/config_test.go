@@ -298,8 +298,16 @@ func TestLoadConfig(t *testing.T) {
 		{name: "bad burst", env: map[string]string{envRateBurst: "0"}, wantErr: envRateBurst},
 		{name: "short custom ID key", env: map[string]string{envCustomIDKey: "c2VjcmV0"}, wantErr: envCustomIDKey},
 		{name: "stray argument", args: []string{"serve"}, wantErr: "unexpected argument"},
-		{name: "an emulator on loopback by connection string: anonymous and development callers", env: map[string]string{envConnectionString: "endpoint=http://127.0.0.1:10780/;accesskey=c2VjcmV0"}, check: func(t *testing.T, c *config) {
-			if c.backend != backendConnectionString || !c.loopbackACS || !c.service.AllowAnonymous || !c.service.DevelopmentCallers || !c.cors.DevCallerHeader {
+		{name: "an emulator on loopback by connection string: anonymous and development callers", env: map[string]string{envConnectionString: "endpoint=http://127.0.0.1:10780/;accesskey=" + emulator.DevelopmentKey}, check: func(t *testing.T, c *config) {
+			if c.backend != backendConnectionString || !c.loopbackACS || !c.devEmulator || !c.service.AllowAnonymous || !c.service.DevelopmentCallers || !c.cors.DevCallerHeader {
+				t.Errorf("config = %+v", c)
+			}
+		}},
+		// A real resource through a loopback tunnel has its own key: not
+		// served to anonymous callers unless told.
+		{name: "loopback with another key: authentication required", env: map[string]string{envConnectionString: "endpoint=https://127.0.0.1:8443/;accesskey=c2VjcmV0"}, wantErr: envAllowAnonymous + "=true"},
+		{name: "loopback with another key, anonymous allowed: development callers", env: map[string]string{envConnectionString: "endpoint=https://127.0.0.1:8443/;accesskey=c2VjcmV0", envAllowAnonymous: "true"}, check: func(t *testing.T, c *config) {
+			if !c.loopbackACS || c.devEmulator || !c.service.AllowAnonymous || !c.service.DevelopmentCallers || c.cors.LoopbackOrigins {
 				t.Errorf("config = %+v", c)
 			}
 		}},

@@ -244,7 +244,15 @@ func TestReplicasCustomIDs(t *testing.T) {
 			}
 		}
 	}
-	recovered := regexp.MustCompile(`MultipleIdentitiesForCustomId`).FindAllString(late.logs.String(), -1)
+	// The process's log reaches the buffer through a pipe, after the
+	// answer it logged for may have: wait for the lines, a while.
+	var recovered []string
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		recovered = regexp.MustCompile(`MultipleIdentitiesForCustomId`).FindAllString(late.logs.String(), -1)
+		if len(recovered) >= len(raced) || time.Now().After(deadline) {
+			break
+		}
+	}
 	if len(recovered) != len(raced) {
 		t.Errorf("the new replica logged %d recoveries for %d raced callers:\n%s", len(recovered), len(raced), late.logs.String())
 	}
