@@ -96,3 +96,15 @@ func isNotFound(err error) bool {
 	re, ok := errors.AsType[*azcore.ResponseError](err)
 	return ok && re.StatusCode == http.StatusNotFound
 }
+
+// tokenWant is what a token request asks of ACS.
+type tokenWant struct {
+	scopes   []acsidentity.TokenScope
+	lifetime time.Duration
+}
+
+// issued is a token ACS issued and the identity it is for.
+type issued struct {
+	user string
+	acsidentity.AccessToken
+}

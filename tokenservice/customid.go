@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 
@@ -49,9 +50,23 @@ func generationCustomID(base string, n int) string {
 	return base + ".r" + strconv.Itoa(n)
 }
 
-// fromACS returns the identity of the caller's custom ID, made if need be,
+// customIDs gives callers their identities through ACS's custom IDs, and
+// remembers whose recovery it logged.
+type customIDs struct {
+	acs *acsidentity.Client
+	log *slog.Logger
+
+	mu       sync.Mutex
+	reported map[string]struct{} // the callers whose move was logged
+}
+
+func newCustomIDs(acs *acsidentity.Client, log *slog.Logger) *customIDs {
+	return &customIDs{acs: acs, log: log, reported: make(map[string]struct{})}
+}
+
+// resolve returns the identity of the caller's custom ID, made if need be,
 // with a token when want is set.
-func (d *identities) fromACS(ctx context.Context, c caller, want *tokenWant) (string, *issued, error) {
+func (d *customIDs) resolve(ctx context.Context, c caller, want *tokenWant) (string, *issued, error) {
 	for n := 1; n <= maxCustomIDGeneration; n++ {
 		cid := generationCustomID(c.customID, n)
 		var (
@@ -73,7 +88,7 @@ func (d *identities) fromACS(ctx context.Context, c caller, want *tokenWant) (st
 		}
 		if err == nil {
 			if n > 1 {
-				d.reportRecovery(c, n)
+				d.report(c, n)
 			}
 			return id, tok, nil
 		}
@@ -95,9 +110,9 @@ func isMultipleIdentities(err error) bool {
 // maxReported bounds the memory of which callers' recovery was logged.
 const maxReported = 10_000
 
-// reportRecovery logs, once per caller in this instance, that the caller
-// moved to generation n of its custom IDs.
-func (d *identities) reportRecovery(c caller, n int) {
+// report logs, once per caller in this instance, that the caller moved to
+// generation n of its custom IDs.
+func (d *customIDs) report(c caller, n int) {
 	d.mu.Lock()
 	_, seen := d.reported[c.customID]
 	if !seen {

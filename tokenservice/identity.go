@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"sync"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -35,15 +34,12 @@ type identities struct {
 	flight  singleflight.Group
 	timeout time.Duration // of the ACS calls of a lookup or create
 	log     *slog.Logger
-
-	// reported are the keys whose custom-ID recovery was logged.
-	mu       sync.Mutex
-	reported map[string]struct{}
+	custom  *customIDs // how ACS's custom IDs give a caller its identity
 }
 
 func newIdentities(acs *acsidentity.Client, store IdentityStore, timeout time.Duration, log *slog.Logger) *identities {
 	return &identities{acs: acs, store: store, cache: newIdentityCache(identityCacheSize, identityCacheTTL),
-		timeout: timeout, log: log, reported: make(map[string]struct{})}
+		timeout: timeout, log: log, custom: newCustomIDs(acs, log)}
 }
 
 // storeTimeout bounds each call to the IdentityStore (and
@@ -53,18 +49,6 @@ const (
 	storeTimeout    = 5 * time.Second
 	storeRetryAfter = 5 * time.Second
 )
-
-// issued is a token and the identity it is for.
-type issued struct {
-	user string
-	acsidentity.AccessToken
-}
-
-// tokenWant is what a token request asks for.
-type tokenWant struct {
-	scopes   []acsidentity.TokenScope
-	lifetime time.Duration
-}
 
 // issue returns a token for the caller's identity, made if need be. ctx
 // bounds the request's ACS calls.
@@ -177,7 +161,7 @@ func (d *identities) resolve(ctx context.Context, c caller, want *tokenWant) (id
 		if d.store != nil {
 			id, mine, err = d.fromStore(fctx, c, want)
 		} else {
-			id, mine, err = d.fromACS(fctx, c, want)
+			id, mine, err = d.custom.resolve(fctx, c, want)
 		}
 		if err != nil {
 			return "", err
