@@ -24,13 +24,15 @@ const storeStartTimeout = 10 * time.Second
 // puts them in cfg.service. It reaches each at once, so that a wrong URL
 // or an unreachable server shows at start; the SQL table is made if it is
 // missing. closeStores releases them.
-func openStores(ctx context.Context, cfg *config) (closeStores func(), err error) {
+func openStores(ctx context.Context, cfg *config) (_ func(), err error) {
 	var closers []func()
-	closeStores = func() {
+	closeStores := func() {
 		for _, c := range closers {
 			c()
 		}
 	}
+	// Every error return sets the first result to nil: close through the
+	// local func, so a failed start releases what it opened.
 	defer func() {
 		if err != nil {
 			closeStores()
