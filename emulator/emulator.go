@@ -222,6 +222,9 @@ func New(opts *Options) (*Emulator, error) {
 	if o.JournalLimit < 0 {
 		return nil, fmt.Errorf("emulator: JournalLimit is %d, want 0 (the default) or more", o.JournalLimit)
 	}
+	if o.MaxDataFileBytes < 0 {
+		return nil, fmt.Errorf("emulator: MaxDataFileBytes is %d, want 0 (the default, %d) or more", o.MaxDataFileBytes, DefaultMaxDataFileBytes)
+	}
 	if o.CustomIDRaceWindow < 0 {
 		return nil, fmt.Errorf("emulator: CustomIDRaceWindow is %v, want 0 (the default) or more", o.CustomIDRaceWindow)
 	}

@@ -178,3 +178,13 @@ func TestChangeAfterCloseNotSaved(t *testing.T) {
 		t.Error("the change made after Close was saved")
 	}
 }
+
+// TestMaxDataFileBytesNegative: a negative limit is refused, naming the
+// option, rather than meaning the default.
+func TestMaxDataFileBytesNegative(t *testing.T) {
+	t.Parallel()
+	_, err := New(&Options{MaxDataFileBytes: -5})
+	if err == nil || !strings.Contains(err.Error(), "MaxDataFileBytes is -5") {
+		t.Errorf("a negative limit: %v", err)
+	}
+}
